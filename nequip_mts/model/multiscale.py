@@ -1,0 +1,163 @@
+"""Builder of the composite fast + slow model."""
+
+from typing import Any, Dict, Optional, Sequence
+
+import torch
+from hydra.utils import get_method
+
+from nequip.nn import ForceStressOutput, GraphModel, SequentialGraphNetwork
+from nequip.utils import dtype_from_name, torch_default_dtype
+
+from ..nn import MultiscaleSum, ZeroInitEnergyGate
+
+# entries of the ModuleDict returned by `MultiscaleModel`; `sole_model` is the key
+# nequip's training module runs and `nequip-compile --model` selects by default
+SUM_KEY = "sole_model"
+FAST_KEY = "fast"
+SLOW_KEY = "slow"
+
+
+class MultiscaleConfigError(ValueError):
+    """An inconsistent multiscale model configuration."""
+
+
+def _has_nonzero_shifts(shifts) -> bool:
+    if shifts is None:
+        return False
+    if isinstance(shifts, (int, float)):
+        return shifts != 0
+    return any(float(v) != 0 for v in dict(shifts).values())
+
+
+def _checked_part_config(name: str, cfg: Optional[Dict], common: Dict[str, Any]) -> Dict:
+    if cfg is None:
+        raise MultiscaleConfigError(
+            f"multiscale model: the `{name}` sub-model config is missing; give a full "
+            f"nequip/allegro builder config (with `_target_`) under `{name}:`"
+        )
+    cfg = dict(cfg)
+    if "_target_" not in cfg:
+        raise MultiscaleConfigError(
+            f"multiscale model: the `{name}` sub-model config has no `_target_` "
+            "(e.g. `allegro.model.AllegroModel` or `nequip.model.NequIPGNNModel`)"
+        )
+    if "r_max" not in cfg:
+        raise MultiscaleConfigError(f"multiscale model: `{name}.r_max` is missing")
+    for key, value in common.items():
+        if key not in cfg:
+            cfg[key] = value
+        elif key == "type_names" and list(cfg[key]) != list(value):
+            raise MultiscaleConfigError(
+                f"multiscale model: type names of the `{name}` part {list(cfg[key])} "
+                f"do not match the composite's {list(value)}"
+            )
+        elif key == "model_dtype" and cfg[key] != value:
+            raise MultiscaleConfigError(
+                f"multiscale model: `{name}.model_dtype` is {cfg[key]} but the "
+                f"composite's is {value}; both parts must share one dtype"
+            )
+    return cfg
+
+
+def _build_part(cfg: Dict) -> GraphModel:
+    cfg = dict(cfg)
+    builder = get_method(cfg.pop("_target_"))
+    model = builder(**cfg)
+    if not isinstance(getattr(model, "model", None), ForceStressOutput):
+        raise MultiscaleConfigError(
+            f"multiscale model: builder {builder.__name__} must return a nequip "
+            "GraphModel wrapping a ForceStressOutput (an energy model with forces)"
+        )
+    return model
+
+
+def MultiscaleModel(
+    fast: Optional[Dict] = None,
+    slow: Optional[Dict] = None,
+    seed: int = 0,
+    model_dtype: str = "float32",
+    type_names: Optional[Sequence[str]] = None,
+    compile_mode: Optional[str] = None,
+) -> torch.nn.ModuleDict:
+    """Build a fast + slow composite potential, ``E = E_fast + E_slow``.
+
+    Parameters
+    ----------
+    fast, slow : dict
+        Full nequip/allegro model builder configs (``_target_`` plus arguments), e.g.
+        ``allegro.model.AllegroModel`` or ``nequip.model.NequIPGNNModel``. ``seed``,
+        ``model_dtype`` and ``type_names`` are inherited when not given. The fast
+        cutoff ``r_max`` must be smaller than the slow one. Per-type energy shifts
+        belong to the fast part only.
+    seed : int
+        Seed of the fast part; the slow part uses ``seed + 1`` unless it sets its own.
+    model_dtype : str
+        ``float32`` or ``float64``.
+    type_names : list of str
+        Atom type names shared by both parts.
+
+    Returns
+    -------
+    torch.nn.ModuleDict
+        ``{"sole_model": sum, "fast": fast, "slow": slow}``. The three ``GraphModel``s
+        share parameters; each carries its own ``r_max`` in its metadata, so
+        ``nequip-compile --model fast`` exports the fast part alone. The slow part is
+        exactly zero at initialisation (a zero-initialised energy gate).
+    """
+    if type_names is None:
+        raise MultiscaleConfigError("multiscale model: `type_names` is required")
+    common = {"model_dtype": model_dtype, "type_names": list(type_names)}
+    if compile_mode is not None:
+        common["compile_mode"] = compile_mode
+    fast_cfg = _checked_part_config("fast", fast, dict(common, seed=seed))
+    slow_cfg = _checked_part_config("slow", slow, dict(common, seed=seed + 1))
+
+    fast_r_max, slow_r_max = float(fast_cfg["r_max"]), float(slow_cfg["r_max"])
+    if fast_r_max >= slow_r_max:
+        raise MultiscaleConfigError(
+            f"multiscale model: the fast cutoff ({fast_r_max} A) must be smaller than "
+            f"the slow cutoff ({slow_r_max} A)"
+        )
+    if _has_nonzero_shifts(slow_cfg.get("per_type_energy_shifts")):
+        where = (
+            "both parts"
+            if _has_nonzero_shifts(fast_cfg.get("per_type_energy_shifts"))
+            else "the slow part"
+        )
+        raise MultiscaleConfigError(
+            f"multiscale model: per-type energy shifts are set in {where}; they must "
+            "live in the fast part only (else E0 is counted twice, and the fast part "
+            "alone must fit absolute energies in stage 1). Remove "
+            "`slow.per_type_energy_shifts`."
+        )
+
+    fast_model = _build_part(fast_cfg)
+    slow_raw = _build_part(slow_cfg)
+
+    with torch_default_dtype(dtype_from_name(model_dtype)):
+        energy = slow_raw.model.func
+        gate = ZeroInitEnergyGate(irreps_in=energy.irreps_out)
+        slow_force_model = ForceStressOutput(
+            SequentialGraphNetwork({"energy": energy, "zero_init_gate": gate}),
+            do_derivatives=slow_raw.model.do_derivatives,
+        )
+        slow_model = GraphModel(
+            slow_force_model,
+            model_config=_metadata_config(slow_cfg),
+            model_input_fields=slow_raw.model.irreps_in,
+        )
+        sum_model = GraphModel(
+            MultiscaleSum(fast_model.model, slow_force_model, fast_r_max),
+            model_config=_metadata_config(slow_cfg),
+            model_input_fields=slow_raw.model.irreps_in,
+        )
+    return torch.nn.ModuleDict({SUM_KEY: sum_model, FAST_KEY: fast_model, SLOW_KEY: slow_model})
+
+
+def _metadata_config(cfg: Dict) -> Dict:
+    # the keys nequip's GraphModel turns into exported metadata
+    return {
+        key: cfg[key]
+        for key in ("model_dtype", "type_names", "r_max", "per_edge_type_cutoff")
+        if key in cfg
+    }

@@ -1,0 +1,19 @@
+"""Output fields of the multiscale model, registered with nequip's field registry.
+
+Registering them lets nequip's metrics, data statistics and batching treat them
+like its own fields (e.g. ``MappedFieldModifier("fast_forces", "forces")``).
+"""
+
+from typing import Final
+
+from nequip.data import register_fields
+
+FAST_ENERGY_KEY: Final[str] = "fast_total_energy"
+FAST_FORCES_KEY: Final[str] = "fast_forces"
+SLOW_ENERGY_KEY: Final[str] = "slow_total_energy"
+SLOW_FORCES_KEY: Final[str] = "slow_forces"
+
+register_fields(
+    graph_fields=[FAST_ENERGY_KEY, SLOW_ENERGY_KEY],
+    node_fields=[FAST_FORCES_KEY, SLOW_FORCES_KEY],
+)
