@@ -1,0 +1,29 @@
+"""Sanity of the committed GFN1-xTB water dataset through the analysis code."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nequip_mts.analysis.frames import load_frames
+from nequip_mts.analysis.rdf import first_peak, number_density, partial_rdfs, running_coordination
+
+DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="dataset not generated")
+def test_water_dataset_structure():
+    frames = load_frames(DATA, index="::40")
+    assert all(len(f) == 96 and f.pbc.all() for f in frames)
+    for f in frames:
+        assert set(f.calc.results) >= {"energy", "forces", "stress"}
+        assert np.isfinite(f.get_forces()).all()
+    r, g = partial_rdfs(frames, rmax=4.5, nbins=225)
+    # intact molecules: covalent O-H peak near 1 Å holding exactly 2 H per O
+    r_oh, _ = first_peak(r, g["OH"], rmax=1.3)
+    assert 0.9 < r_oh < 1.1
+    n_oh = running_coordination(r, g["OH"], number_density(frames[0], "H"))
+    assert n_oh[np.searchsorted(r, 1.25)] == pytest.approx(2.0, abs=1e-6)
+    # liquid: first O-O shell between 2.6 and 3.0 Å
+    r_oo, _ = first_peak(r, g["OO"], rmin=2.3)
+    assert 2.6 < r_oo < 3.0
