@@ -89,8 +89,10 @@ def msd(unwrapped: np.ndarray, per_particle: bool = False) -> np.ndarray:
     nf = x.shape[0]
     lags = np.arange(nf)
     nfft = 1 << int(np.ceil(np.log2(2 * nf)))
-    f = np.fft.rfft(x, n=nfft, axis=0)
-    s2 = np.fft.irfft((f.real**2 + f.imag**2).sum(axis=2), n=nfft, axis=0)[:nf]
+    s2 = np.empty(x.shape[:2])
+    for s in range(0, x.shape[1], 128):  # atom chunks bound the complex FFT buffer
+        f = np.fft.rfft(x[:, s:s + 128], n=nfft, axis=0)
+        s2[:, s:s + 128] = np.fft.irfft((f.real**2 + f.imag**2).sum(axis=2), n=nfft, axis=0)[:nf]
     s2 /= (nf - lags)[:, None]
     d = (x**2).sum(axis=2)  # (frames, atoms)
     # S1(m) = sum_{t=0}^{F-m-1} [d(t) + d(t+m)] / (F-m), via running sums from both ends.

@@ -20,6 +20,7 @@ from .frames import load_frames, select_indices, stack_velocities
 
 #: speed of light in cm/fs; wavenumber [cm^-1] = frequency [1/fs] / C_CM_PER_FS
 C_CM_PER_FS = 2.99792458e-5
+_ATOM_CHUNK = 128
 
 
 def vacf(velocities: np.ndarray, masses: np.ndarray | None = None, max_lag: int | None = None,
@@ -53,10 +54,12 @@ def vacf(velocities: np.ndarray, masses: np.ndarray | None = None, max_lag: int 
     if not 0 < max_lag < nf:
         raise ValueError(f"max_lag must be in [1, {nf - 1}]")
     nfft = 1 << int(np.ceil(np.log2(2 * nf)))  # >= 2F: no wrap-around of the circular correlation
-    spec = np.fft.rfft(v, n=nfft, axis=0)
-    power = (spec.real**2 + spec.imag**2).sum(axis=2)  # sum over x, y, z -> (freq, atoms)
     w = np.ones(v.shape[1]) if masses is None else np.asarray(masses, dtype=float)
-    acf = np.fft.irfft(power @ w, n=nfft)[: max_lag + 1] / w.sum()
+    power = np.zeros(nfft // 2 + 1)
+    for s in range(0, v.shape[1], _ATOM_CHUNK):  # chunks bound the complex FFT buffer
+        spec = np.fft.rfft(v[:, s:s + _ATOM_CHUNK], n=nfft, axis=0)
+        power += (spec.real**2 + spec.imag**2).sum(axis=2) @ w[s:s + _ATOM_CHUNK]
+    acf = np.fft.irfft(power, n=nfft)[: max_lag + 1] / w.sum()
     acf /= nf - np.arange(max_lag + 1)
     return acf / acf[0] if normalize else acf
 

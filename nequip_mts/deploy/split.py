@@ -1,0 +1,179 @@
+"""``nequip-mts-deploy``: split a trained multiscale model into compiled fast/slow/sum models.
+
+Each part is compiled by nequip's own ``nequip-compile`` (``--model fast|slow|sole_model``);
+this command checks the input, runs the compiles and writes ``mts_deploy.json``.
+"""
+
+import argparse
+import hashlib
+import pathlib
+import time
+from typing import Dict, List, Optional, Sequence
+
+from .metadata import write_metadata
+
+# deploy part -> model key in the trained ModuleDict
+MODEL_KEYS = {"fast": "fast", "slow": "slow", "sum": "sole_model"}
+TARGETS = ("ase", "pair_allegro")
+
+
+class NotMultiscaleError(ValueError):
+    """The model given to the deploy step is not a nequip-mts multiscale model."""
+
+
+def _sha256(path: pathlib.Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def inspect_multiscale(model_path) -> Dict:
+    """Load a checkpoint or package and return each part's metadata.
+
+    Raises
+    ------
+    NotMultiscaleError
+        If the file does not hold a ``{sole_model, fast, slow}`` model dict.
+    """
+    from nequip.model.saved_models.load_utils import load_saved_model
+    from nequip.utils.global_state import set_global_state
+
+    set_global_state()
+    models = load_saved_model(str(model_path), model_key=None)
+    missing = [k for k in MODEL_KEYS.values() if k not in models]
+    if missing:
+        raise NotMultiscaleError(
+            f"{model_path} is not a nequip-mts multiscale model: it holds models "
+            f"{sorted(models.keys())}, but the deploy step needs 'sole_model', 'fast' and "
+            "'slow' (train with `_target_: nequip_mts.model.MultiscaleModel`); for a "
+            "single model use `nequip-compile` directly"
+        )
+    return {part: dict(models[key].metadata) for part, key in MODEL_KEYS.items()}
+
+
+def _provenance(model_path: pathlib.Path) -> Dict:
+    import nequip
+    import torch
+
+    import nequip_mts
+
+    info = {
+        "source_file": model_path.name,
+        "source_sha256": _sha256(model_path),
+        "deployed_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "versions": {
+            "nequip_mts": nequip_mts.__version__,
+            "nequip": nequip.__version__,
+            "torch": torch.__version__,
+        },
+    }
+    if not model_path.name.endswith(".nequip.zip"):
+        ckpt = torch.load(model_path, map_location="cpu", weights_only=False)
+        info["epoch"] = ckpt.get("epoch")
+        info["global_step"] = ckpt.get("global_step")
+        hparams = ckpt.get("hyper_parameters", {})
+        info["training_module"] = str(hparams.get("info_dict", {}).get("training_module", {}).get("_target_", ""))
+    return info
+
+
+def deploy(
+    model_path,
+    output_dir,
+    target: str = "ase",
+    parts: Sequence[str] = ("fast", "slow", "sum"),
+    device: str = "cpu",
+    extra_compile_args: Optional[List[str]] = None,
+) -> pathlib.Path:
+    """Compile the parts of a multiscale checkpoint/package and write ``mts_deploy.json``.
+
+    Parameters
+    ----------
+    model_path : path
+        Checkpoint (``.ckpt``) or package (``.nequip.zip``) of a ``MultiscaleModel``.
+    output_dir : path
+        Directory for ``{fast,slow,sum}.nequip.pt2`` and ``mts_deploy.json``.
+    target : {"ase", "pair_allegro"}
+        nequip-compile target: the ASE calculator or the LAMMPS pair style.
+    parts : sequence of {"fast", "slow", "sum"}
+        Which parts to compile (the sum is only needed for single-step reference runs).
+
+    Returns
+    -------
+    pathlib.Path
+        Path of the written metadata file.
+    """
+    from nequip.scripts.compile import main as nequip_compile
+
+    model_path = pathlib.Path(model_path)
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; choose one of {TARGETS}")
+    unknown = set(parts) - set(MODEL_KEYS)
+    if unknown or not parts:
+        raise ValueError(f"parts must be among {tuple(MODEL_KEYS)}, got {list(parts)}")
+    if not model_path.exists():
+        raise FileNotFoundError(f"model file {model_path} does not exist")
+
+    part_metadata = inspect_multiscale(model_path)
+    type_names = part_metadata["sum"]["type_names"].split()
+    output_dir = pathlib.Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+    metadata = {
+        "target": target,
+        "type_names": type_names,
+        "model_dtype": part_metadata["sum"]["model_dtype"],
+        "provenance": _provenance(model_path),
+    }
+    for part in ("fast", "slow", "sum"):
+        metadata[part] = {"file": f"{part}.nequip.pt2", "r_max": float(part_metadata[part]["r_max"])}
+    for part in parts:
+        out = output_dir / metadata[part]["file"]
+        print(f"nequip-mts-deploy: compiling the {part} model ({MODEL_KEYS[part]}) for {target} -> {out}", flush=True)
+        start = time.perf_counter()
+        nequip_compile(
+            [
+                str(model_path),
+                str(out),
+                "--mode", "aotinductor",
+                "--device", device,
+                "--target", target,
+                "--model", MODEL_KEYS[part],
+                *(extra_compile_args or []),
+            ]
+        )
+        print(f"nequip-mts-deploy: compiled the {part} model in {time.perf_counter() - start:.0f} s", flush=True)
+    for part in set(MODEL_KEYS) - set(parts):
+        del metadata[part]
+    return write_metadata(output_dir, metadata)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=pathlib.Path, help="trained multiscale checkpoint (.ckpt) or package (.nequip.zip)")
+    parser.add_argument("output_dir", type=pathlib.Path, help="directory for the compiled models and mts_deploy.json")
+    parser.add_argument("--target", choices=TARGETS, default="ase", help="ase (ASE calculator) or pair_allegro (LAMMPS); default ase")
+    parser.add_argument("--parts", nargs="+", choices=tuple(MODEL_KEYS), default=["fast", "slow", "sum"], help="parts to compile (default: all three)")
+    parser.add_argument("--device", default="cpu", help="device to compile for (default cpu)")
+
+
+def run(args: argparse.Namespace) -> None:
+    path = deploy(args.model, args.output_dir, target=args.target, parts=args.parts, device=args.device)
+    print(f"wrote {path}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="nequip-mts-deploy",
+        description="Split a trained nequip-mts multiscale model into separately compiled fast, slow and sum models.",
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        run(args)
+    except (NotMultiscaleError, FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"nequip-mts-deploy: error: {err}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,350 @@
+"""Force providers for multiple-time-step MD: one ASE calculator exposing fast and slow forces.
+
+The integrators in :mod:`nequip_mts.md` need the fast and the slow force separately. They get
+them from :class:`MTSCalculator`, attached as ``atoms.calc``. To the rest of ASE (loggers,
+trajectories, optimisers) it looks like an ordinary calculator whose energy and forces are the
+sums ``E_fast + E_slow`` and ``F_fast + F_slow``.
+
+Nothing here imports nequip at module level: the nequip loaders are imported only by the
+classmethods that need them, so the integrators run on any ASE calculator.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
+
+DEPLOY_FORMAT = "nequip-mts-deploy/1"
+DEPLOY_METADATA = "mts_deploy.json"
+
+
+class MTSCalculator(Calculator):
+    """Fast and slow forces for MTS molecular dynamics, from two ASE calculators.
+
+    Either ``slow`` or ``full`` is given. With ``full``, the slow part is the
+    difference ``full - fast`` (as i-PI's MTS weights do), which makes MTS work
+    with any existing model plus a cheap fast one.
+
+    Use the classmethods rather than the constructor:
+    :meth:`from_calculators`, :meth:`from_full_and_fast`, :meth:`from_deployed`,
+    :meth:`from_checkpoint`.
+
+    Parameters
+    ----------
+    fast : ase.calculators.calculator.Calculator
+        Calculator of the fast (cheap, short-ranged) part.
+    slow : ase.calculators.calculator.Calculator, optional
+        Calculator of the slow part.
+    full : ase.calculators.calculator.Calculator, optional
+        Calculator of the whole potential; the slow part is ``full - fast``.
+    type_names : list of str, optional
+        Model type names, when known; used for error messages.
+    species : iterable of str, optional
+        Chemical symbols the models can evaluate. ``None`` accepts any.
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces"]
+
+    def __init__(self, fast, slow=None, *, full=None, type_names=None, species=None, **kwargs):
+        if (slow is None) == (full is None):
+            raise ValueError("give exactly one of `slow` and `full`")
+        super().__init__(**kwargs)
+        self.fast_calc = fast
+        self.slow_calc = slow
+        self.full_calc = full
+        self.type_names = None if type_names is None else list(type_names)
+        self.species = None if species is None else frozenset(species)
+        self._checked_numbers = None
+        self._cache = {}
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_calculators(cls, fast, slow, **kwargs):
+        """Provider (c): any two ASE calculators, ``E = E_fast + E_slow``.
+
+        If both calculators are NequIP calculators, their type names must agree.
+        """
+        type_names = _common_type_names(fast, slow)
+        return cls(fast, slow, type_names=type_names, species=_common_species(fast, slow), **kwargs)
+
+    @classmethod
+    def from_full_and_fast(cls, full, fast, **kwargs):
+        """Provider (d): a full calculator and a fast one; ``slow = full - fast``.
+
+        Each outer step then costs one evaluation of ``full``; the fast part at the
+        same positions is already known from the last inner step.
+        """
+        type_names = _common_type_names(fast, full)
+        return cls(
+            fast, full=full, type_names=type_names, species=_common_species(fast, full), **kwargs
+        )
+
+    @classmethod
+    def from_deployed(cls, path, device="cpu", chemical_species_to_atom_type_map=True):
+        """Provider (a): the fast and slow compiled models written by the deploy step.
+
+        Parameters
+        ----------
+        path : str or Path
+            The deploy directory, or its ``mts_deploy.json``.
+        device : str
+            Torch device the models run on.
+        chemical_species_to_atom_type_map : dict or True
+            Passed to nequip; ``True`` means the type names are chemical symbols.
+        """
+        meta, root = read_deploy_metadata(path)
+        fast = _load_compiled(root / meta["fast"]["file"], device, chemical_species_to_atom_type_map)
+        slow = _load_compiled(root / meta["slow"]["file"], device, chemical_species_to_atom_type_map)
+        for name, calc in (("fast", fast), ("slow", slow)):
+            names = _nequip_type_names(calc)
+            if names is not None and names != meta["type_names"]:
+                raise ValueError(
+                    f"{name} model in {root} has type names {names}, but {DEPLOY_METADATA} "
+                    f"says {meta['type_names']}; redeploy the models together"
+                )
+        calc = cls.from_calculators(fast, slow)
+        if calc.type_names is None:
+            calc.type_names = list(meta["type_names"])
+        if calc.species is None and chemical_species_to_atom_type_map is True:
+            calc.species = frozenset(meta["type_names"])
+        return calc
+
+    @classmethod
+    def from_checkpoint(
+        cls,
+        path,
+        device="cpu",
+        fast_key="fast",
+        slow_key="slow",
+        chemical_species_to_atom_type_map=True,
+        compile_mode="eager",
+    ):
+        """Provider (b): a trained checkpoint or ``.nequip.zip`` package, evaluated eagerly.
+
+        The saved model is the ``ModuleDict`` written by training, whose entries
+        ``fast_key`` and ``slow_key`` are the two parts. It is loaded once; both
+        calculators use the cutoff stored in their own model's metadata.
+        Eager evaluation beats compiled models on CPU for small models.
+        """
+        import torch
+        from nequip.integrations.ase import NequIPCalculator
+        from nequip.integrations.utils import basic_transforms, handle_chemical_species_map
+        from nequip.model.saved_models.load_utils import load_saved_model
+        from nequip.nn import graph_model
+        from nequip.utils.global_state import set_global_state
+
+        set_global_state(allow_tf32=False)
+        models = load_saved_model(str(path), compile_mode=compile_mode, model_key=None)
+        if not isinstance(models, torch.nn.ModuleDict) or not {fast_key, slow_key} <= set(models):
+            keys = list(models.keys()) if isinstance(models, torch.nn.ModuleDict) else []
+            raise ValueError(
+                f"{path} holds models {keys}; MTS needs the entries {fast_key!r} and "
+                f"{slow_key!r} of a multiscale checkpoint or package"
+            )
+
+        calcs = {}
+        for key in (fast_key, slow_key):
+            model = models[key].eval()
+            type_names = model.metadata[graph_model.TYPE_NAMES_KEY].split(" ")
+            species_map = handle_chemical_species_map(chemical_species_to_atom_type_map, type_names)
+            transforms = basic_transforms(
+                model.metadata,
+                float(model.metadata[graph_model.R_MAX_KEY]),
+                type_names,
+                species_map,
+            )
+            calcs[key] = NequIPCalculator(model=model, device=device, transforms=transforms)
+        return cls.from_calculators(calcs[fast_key], calcs[slow_key])
+
+    # ------------------------------------------------------------------ evaluation
+    def check_species(self, atoms):
+        """Raise ``ValueError`` if ``atoms`` holds a species the models do not know."""
+        if self.species is None:
+            return
+        numbers = atoms.numbers
+        if self._checked_numbers is not None and np.array_equal(numbers, self._checked_numbers):
+            return
+        unknown = sorted(set(atoms.get_chemical_symbols()) - self.species)
+        if unknown:
+            raise ValueError(
+                f"the structure contains {unknown}, which the models do not know; "
+                f"model type names: {self.type_names or sorted(self.species)}"
+            )
+        self._checked_numbers = numbers.copy()
+
+    def _evaluate(self, part, atoms):
+        """Energy and forces of ``part`` ('fast', 'slow' or 'full'), at most once per state.
+
+        ASE's own state check costs about as much as a small analytic potential;
+        inner steps ask for the same forces more than once, so keep a cheap copy.
+        """
+        self.check_species(atoms)
+        cached = self._cache.get(part)
+        if cached is not None and _same_state(cached[0], atoms):
+            return cached[1], cached[2]
+        calc = {"fast": self.fast_calc, "slow": self.slow_calc, "full": self.full_calc}[part]
+        forces = np.asarray(calc.get_forces(atoms), dtype=float)
+        # energies come with forces from any ML calculator; avoid a second state check
+        energy = calc.results.get("energy") if hasattr(calc, "results") else None
+        if energy is None:
+            energy = calc.get_potential_energy(atoms)
+        self._cache[part] = (_snapshot(atoms), float(energy), forces)
+        return float(energy), forces
+
+    def get_fast_forces(self, atoms):
+        """Raw (unconstrained) forces of the fast part, in eV/A."""
+        return self._evaluate("fast", atoms)[1].copy()
+
+    def get_slow_forces(self, atoms):
+        """Raw (unconstrained) forces of the slow part, in eV/A."""
+        if self.slow_calc is not None:
+            return self._evaluate("slow", atoms)[1].copy()
+        return self._evaluate("full", atoms)[1] - self._evaluate("fast", atoms)[1]
+
+    def get_fast_energy(self, atoms):
+        """Energy of the fast part, in eV."""
+        return self._evaluate("fast", atoms)[0]
+
+    def get_slow_energy(self, atoms):
+        """Energy of the slow part, in eV."""
+        if self.slow_calc is not None:
+            return self._evaluate("slow", atoms)[0]
+        return self._evaluate("full", atoms)[0] - self._evaluate("fast", atoms)[0]
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        # After an MTS step both parts are cached at these positions, so the
+        # sums below reuse the forces the integrator already paid for.
+        energy = self.get_fast_energy(self.atoms) + self.get_slow_energy(self.atoms)
+        forces = self.get_fast_forces(self.atoms) + self.get_slow_forces(self.atoms)
+        self.results = {"energy": energy, "free_energy": energy, "forces": forces}
+
+    def todict(self):
+        return {
+            "fast": type(self.fast_calc).__name__,
+            "slow": None if self.slow_calc is None else type(self.slow_calc).__name__,
+            "full": None if self.full_calc is None else type(self.full_calc).__name__,
+        }
+
+
+def _snapshot(atoms):
+    return (atoms.positions.copy(), atoms.numbers.copy(), atoms.cell.array.copy(), atoms.pbc.copy())
+
+
+def _same_state(snapshot, atoms):
+    positions, numbers, cell, pbc = snapshot
+    return (
+        np.array_equal(positions, atoms.positions)
+        and np.array_equal(numbers, atoms.numbers)
+        and np.array_equal(cell, atoms.cell.array)
+        and np.array_equal(pbc, atoms.pbc)
+    )
+
+
+# ---------------------------------------------------------------------- deploy metadata
+def read_deploy_metadata(path):
+    """Read and check ``mts_deploy.json``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The deploy directory or the JSON file itself.
+
+    Returns
+    -------
+    meta : dict
+        The parsed metadata.
+    root : Path
+        Directory the model file names are relative to.
+    """
+    path = Path(path)
+    json_path = path / DEPLOY_METADATA if path.is_dir() else path
+    if not json_path.is_file():
+        raise FileNotFoundError(f"no deploy metadata at {json_path} (expected {DEPLOY_METADATA})")
+    try:
+        meta = json.loads(json_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{json_path} is not valid JSON: {err}") from None
+    if meta.get("format") != DEPLOY_FORMAT:
+        raise ValueError(
+            f"{json_path} has format {meta.get('format')!r}; this version reads {DEPLOY_FORMAT!r}"
+        )
+    missing = [k for k in ("target", "type_names", "fast", "slow") if k not in meta]
+    if missing:
+        raise ValueError(f"{json_path} lacks the keys {missing}")
+    if meta["target"] != "ase":
+        raise ValueError(
+            f"{json_path} was deployed for target {meta['target']!r}; ASE MD needs models "
+            "deployed with target 'ase'"
+        )
+    root = json_path.parent
+    for part in ("fast", "slow"):
+        if "file" not in meta[part]:
+            raise ValueError(f"{json_path}: entry {part!r} names no file")
+        if not (root / meta[part]["file"]).is_file():
+            raise FileNotFoundError(f"{part} model {root / meta[part]['file']} is missing")
+    return meta, root
+
+
+def _load_compiled(path, device, chemical_species_to_atom_type_map):
+    from nequip.integrations.ase import NequIPCalculator
+
+    return NequIPCalculator.from_compiled_model(
+        str(path),
+        device=device,
+        chemical_species_to_atom_type_map=chemical_species_to_atom_type_map,
+    )
+
+
+# ---------------------------------------------------------------------- type names
+def _type_mapper(calc):
+    # NequIP calculators carry a ChemicalSpeciesToAtomTypeMapper among their transforms.
+    for t in getattr(calc, "transforms", None) or ():
+        if hasattr(t, "model_type_names"):
+            return t
+    return None
+
+
+def _nequip_type_names(calc):
+    mapper = _type_mapper(calc)
+    if mapper is not None:
+        return list(mapper.model_type_names)
+    names = getattr(calc, "type_names", None)
+    return None if names is None else list(names)
+
+
+def _common_type_names(a, b):
+    names_a, names_b = _nequip_type_names(a), _nequip_type_names(b)
+    if names_a is not None and names_b is not None and names_a != names_b:
+        raise ValueError(
+            f"the models have different type names: {names_a} and {names_b}; "
+            "MTS needs two parts of one model"
+        )
+    return names_a if names_a is not None else names_b
+
+
+def _known_species(calc):
+    mapper = _type_mapper(calc)
+    if mapper is not None and hasattr(mapper, "lookup_table"):
+        # lookup_table[Z] is the model type of atomic number Z, or -1 if unmapped
+        from ase.data import chemical_symbols
+
+        known = np.flatnonzero(np.asarray(mapper.lookup_table) >= 0)
+        return frozenset(chemical_symbols[z] for z in known)
+    species = getattr(calc, "species", None)
+    if species is not None:
+        return frozenset(species)
+    names = _nequip_type_names(calc)
+    return None if names is None else frozenset(names)
+
+
+def _common_species(a, b):
+    sa, sb = _known_species(a), _known_species(b)
+    if sa is None:
+        return sb
+    if sb is None:
+        return sa
+    return sa & sb

@@ -1,0 +1,108 @@
+"""Blow-up detection for MTS molecular dynamics."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import units
+from ase.calculators.singlepoint import SinglePointCalculator
+
+
+class MDInstabilityError(RuntimeError):
+    """MD became unstable: non-finite forces, or energy or temperature blew up.
+
+    Attributes
+    ----------
+    step : int
+        The MD step (outer steps since the start of the run) at which it was detected.
+    reason : str
+        What went wrong.
+    last_good_file : str or None
+        Where the last good frame was saved, if it was.
+    """
+
+    def __init__(self, step, reason, last_good_file=None):
+        self.step = step
+        self.reason = reason
+        self.last_good_file = last_good_file
+        msg = f"MD became unstable at step {step}: {reason}"
+        if last_good_file is not None:
+            msg += f"; last good frame saved to {last_good_file}"
+        super().__init__(msg)
+
+
+class StabilityGuard:
+    """Observer that stops MD when it blows up, and keeps the last good frame.
+
+    Attach it before the trajectory writer so that a bad frame is never written::
+
+        guard = StabilityGuard(dyn, max_temperature_K=3000)
+        dyn.insert_observer(guard)
+
+    Non-finite forces met inside a step raise :class:`MDInstabilityError` from the
+    integrator itself; :meth:`save_last_good` then writes the frame this guard kept.
+
+    Parameters
+    ----------
+    dyn : nequip_mts.md.mts.MTSDynamics
+        The integrator.
+    max_temperature_K : float, optional
+        Stop when the instantaneous temperature exceeds this.
+    max_drift_per_atom : float, optional
+        Stop when the conserved quantity has drifted by more than this, in eV/atom.
+    """
+
+    def __init__(self, dyn, max_temperature_K=None, max_drift_per_atom=None):
+        self.dyn = dyn
+        self.atoms = dyn.atoms
+        self.max_temperature_K = max_temperature_K
+        self.max_drift_per_atom = max_drift_per_atom
+        self.last_good = None
+        self.last_good_step = None
+
+    def check(self):
+        """Return a message describing the blow-up, or ``None`` if the state is sound."""
+        atoms = self.atoms
+        if not np.isfinite(atoms.positions).all():
+            return "non-finite positions"
+        if not np.isfinite(atoms.get_momenta()).all():
+            return "non-finite velocities"
+        if not np.isfinite(atoms.get_forces()).all():
+            return "non-finite forces"
+        epot = atoms.get_potential_energy()
+        if not np.isfinite(epot):
+            return "non-finite potential energy"
+        temperature = atoms.get_temperature()
+        if self.max_temperature_K is not None and temperature > self.max_temperature_K:
+            return f"temperature {temperature:.1f} K exceeds {self.max_temperature_K:g} K"
+        if self.max_drift_per_atom is not None:
+            drift = self.dyn.get_conserved_energy_drift() / len(atoms)
+            if not abs(drift) <= self.max_drift_per_atom:
+                return (
+                    f"conserved energy drifted by {drift * 1000:.3g} meV/atom "
+                    f"(limit {self.max_drift_per_atom * 1000:g} meV/atom)"
+                )
+        return None
+
+    def __call__(self):
+        reason = self.check()
+        if reason is not None:
+            raise MDInstabilityError(self.dyn.nsteps, reason)
+        snapshot = self.atoms.copy()
+        snapshot.calc = SinglePointCalculator(
+            snapshot,
+            energy=self.atoms.get_potential_energy(),
+            forces=self.atoms.get_forces(),
+        )
+        snapshot.info["md_step"] = int(self.dyn.nsteps)
+        snapshot.info["md_time_fs"] = float(self.dyn.get_time() / units.fs)
+        self.last_good = snapshot
+        self.last_good_step = int(self.dyn.nsteps)
+
+    def save_last_good(self, filename):
+        """Write the last good frame (extended XYZ); return the file name or ``None``."""
+        if self.last_good is None:
+            return None
+        from ase.io import write
+
+        write(filename, self.last_good, format="extxyz")
+        return str(filename)

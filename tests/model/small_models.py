@@ -1,0 +1,52 @@
+"""Tiny sub-model configs and a test structure shared by the model and training tests."""
+
+import torch
+from ase.build import bulk
+
+from nequip.data import AtomicDataDict, compute_neighborlist_, from_ase
+
+TYPE_NAMES = ["Au", "Cu"]
+
+
+def allegro_config(r_max, **overrides):
+    cfg = dict(
+        _target_="allegro.model.AllegroModel",
+        r_max=r_max,
+        l_max=1,
+        num_layers=1,
+        num_scalar_features=8,
+        num_tensor_features=4,
+        radial_chemical_embed=dict(_target_="allegro.nn.TwoBodyBesselScalarEmbed", num_bessels=4),
+        allegro_mlp_hidden_layers_width=8,
+        readout_mlp_hidden_layers_width=8,
+        avg_num_neighbors=10.0,
+    )
+    cfg.update(overrides)
+    return cfg
+
+
+def nequip_config(r_max, **overrides):
+    cfg = dict(
+        _target_="nequip.model.NequIPGNNModel",
+        r_max=r_max,
+        l_max=1,
+        num_layers=2,
+        num_features=8,
+        radial_mlp_depth=1,
+        radial_mlp_width=8,
+        avg_num_neighbors=10.0,
+    )
+    cfg.update(overrides)
+    return cfg
+
+
+def alloy_graph(r_max, seed=0):
+    """A rattled 32-atom Cu/Au fcc box as a nequip data dict with a neighbour list."""
+    atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 2, 2))
+    atoms.symbols[[0, 5, 9, 17, 30]] = "Au"
+    atoms.rattle(0.15, seed=seed)
+    data = compute_neighborlist_(from_ase(atoms), r_max=r_max)
+    data[AtomicDataDict.ATOM_TYPE_KEY] = torch.tensor(
+        [TYPE_NAMES.index(s) for s in atoms.get_chemical_symbols()], dtype=torch.long
+    )
+    return data

@@ -1,0 +1,126 @@
+"""The composite model: E = E_fast + E_slow, zero-initialised slow part, config errors."""
+
+import pytest
+import torch
+
+from nequip.data import AtomicDataDict
+
+from nequip_mts.model import MultiscaleConfigError, MultiscaleModel
+from nequip_mts.nn import FAST_ENERGY_KEY, FAST_FORCES_KEY, SLOW_ENERGY_KEY, SLOW_FORCES_KEY
+
+from small_models import TYPE_NAMES, allegro_config, alloy_graph, nequip_config
+
+R_FAST, R_SLOW = 3.0, 4.5
+E, F, S = AtomicDataDict.TOTAL_ENERGY_KEY, AtomicDataDict.FORCE_KEY, AtomicDataDict.STRESS_KEY
+
+
+def build(fast=None, slow=None, **kwargs):
+    return MultiscaleModel(
+        fast=fast if fast is not None else allegro_config(R_FAST, per_type_energy_shifts={"Au": -1.0, "Cu": -2.0}),
+        slow=slow if slow is not None else allegro_config(R_SLOW),
+        seed=7,
+        model_dtype="float64",
+        type_names=TYPE_NAMES,
+        **kwargs,
+    )
+
+
+def open_gate(models, value=0.8):
+    with torch.no_grad():
+        models["slow"].model.func.zero_init_gate.gate.fill_(value)
+
+
+def test_slow_part_is_exactly_zero_at_initialisation():
+    models = build()
+    out = models["sole_model"](alloy_graph(R_SLOW))
+    assert out[SLOW_ENERGY_KEY].abs().max().item() == 0.0
+    assert out[SLOW_FORCES_KEY].abs().max().item() == 0.0
+    slow = models["slow"](alloy_graph(R_SLOW))
+    assert slow[E].abs().max().item() == 0.0
+    assert slow[S].abs().max().item() == 0.0
+    # ...while the fast part alone is not trivial
+    assert out[FAST_FORCES_KEY].abs().max().item() > 1e-3
+
+
+@pytest.mark.parametrize(
+    "fast_cfg,slow_cfg",
+    [
+        (allegro_config, allegro_config),
+        (nequip_config, allegro_config),
+        (allegro_config, nequip_config),
+    ],
+    ids=["allegro+allegro", "nequip+allegro", "allegro+nequip"],
+)
+def test_sum_equals_standalone_parts(fast_cfg, slow_cfg):
+    models = build(fast=fast_cfg(R_FAST, per_type_energy_shifts={"Au": -1.0, "Cu": -2.0}), slow=slow_cfg(R_SLOW))
+    open_gate(models)
+    total = models["sole_model"](alloy_graph(R_SLOW))
+    # standalone parts on neighbour lists built at their own cutoffs
+    fast = models["fast"](alloy_graph(R_FAST))
+    slow = models["slow"](alloy_graph(R_SLOW))
+    assert slow[F].abs().max() > 1e-4  # the gate is open: the slow part contributes
+    torch.testing.assert_close(total[E], fast[E] + slow[E], atol=1e-10, rtol=0)
+    torch.testing.assert_close(total[F], fast[F] + slow[F], atol=1e-10, rtol=0)
+    torch.testing.assert_close(total[S], fast[S] + slow[S], atol=1e-10, rtol=0)
+    torch.testing.assert_close(total[FAST_ENERGY_KEY], fast[E], atol=1e-10, rtol=0)
+    torch.testing.assert_close(total[FAST_FORCES_KEY], fast[F], atol=1e-10, rtol=0)
+    torch.testing.assert_close(total[SLOW_FORCES_KEY], slow[F], atol=1e-10, rtol=0)
+
+
+def test_fast_part_prunes_to_its_own_cutoff():
+    models = build()
+    seen = {}
+    fast_model = models["fast"].model
+
+    def record(module, args):
+        seen["edges"] = args[0][AtomicDataDict.EDGE_INDEX_KEY].shape[1]
+
+    hook = fast_model.register_forward_pre_hook(record)
+    try:
+        models["sole_model"](alloy_graph(R_SLOW))
+    finally:
+        hook.remove()
+    expected = alloy_graph(R_FAST)[AtomicDataDict.EDGE_INDEX_KEY].shape[1]
+    assert seen["edges"] == expected < alloy_graph(R_SLOW)[AtomicDataDict.EDGE_INDEX_KEY].shape[1]
+
+
+def test_parts_share_parameters_and_carry_their_own_cutoff():
+    models = build()
+    sum_params = {id(p) for p in models["sole_model"].parameters()}
+    part_params = {id(p) for p in models["fast"].parameters()} | {id(p) for p in models["slow"].parameters()}
+    assert sum_params == part_params
+    assert float(models["fast"].metadata["r_max"]) == R_FAST
+    assert float(models["slow"].metadata["r_max"]) == R_SLOW
+    assert float(models["sole_model"].metadata["r_max"]) == R_SLOW
+    assert models["fast"].type_names == models["slow"].type_names == TYPE_NAMES
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(fast=allegro_config(R_SLOW)), "fast cutoff"),
+        (dict(fast=allegro_config(5.0)), "must be smaller than the slow cutoff"),
+        (dict(slow=allegro_config(R_SLOW, type_names=["Cu", "Au"])), "type names"),
+        (
+            dict(
+                fast=allegro_config(R_FAST, per_type_energy_shifts=-1.0),
+                slow=allegro_config(R_SLOW, per_type_energy_shifts={"Au": -1.0, "Cu": -2.0}),
+            ),
+            "both parts",
+        ),
+        (dict(slow=allegro_config(R_SLOW, per_type_energy_shifts=-1.0)), "fast part only"),
+        (dict(fast=allegro_config(R_FAST, model_dtype="float32")), "dtype"),
+    ],
+    ids=["equal-cutoffs", "fast-longer", "type-names", "shifts-both", "shifts-slow", "dtype"],
+)
+def test_inconsistent_configs_fail_at_build_time(kwargs, message):
+    with pytest.raises(MultiscaleConfigError, match=message):
+        build(**kwargs)
+
+
+@pytest.mark.parametrize("missing", ["fast", "slow"])
+def test_missing_sub_model_config(missing):
+    parts = {"fast": allegro_config(R_FAST), "slow": allegro_config(R_SLOW)}
+    del parts[missing]
+    with pytest.raises(MultiscaleConfigError, match=f"`{missing}` sub-model config is missing"):
+        MultiscaleModel(**parts, seed=1, model_dtype="float64", type_names=TYPE_NAMES)

@@ -1,0 +1,161 @@
+"""Two-stage co-training and the slow-part regularisers, trained in-process with Lightning."""
+
+import sys
+import pathlib
+
+import lightning
+import numpy as np
+import pytest
+import torch
+from ase.calculators.emt import EMT
+
+from nequip.data import AtomicDataDict, compute_neighborlist_, from_ase
+
+from nequip_mts.nn import SLOW_FORCES_KEY
+from nequip_mts.train import MultiscaleLightningModule
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "model"))
+from small_models import TYPE_NAMES, allegro_config  # noqa: E402
+
+R_FAST, R_SLOW = 3.0, 4.5
+
+
+def emt_graphs(num=6):
+    from ase.build import bulk
+
+    graphs = []
+    for seed in range(num):
+        atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 2, 2))
+        atoms.symbols[[0, 5, 9, 17, 30]] = "Au"
+        atoms.rattle(0.12, seed=seed)
+        atoms.calc = EMT()
+        data = compute_neighborlist_(from_ase(atoms), r_max=R_SLOW)
+        data[AtomicDataDict.ATOM_TYPE_KEY] = torch.tensor(
+            [TYPE_NAMES.index(s) for s in atoms.get_chemical_symbols()], dtype=torch.long
+        )
+        data[AtomicDataDict.TOTAL_ENERGY_KEY] = torch.tensor([[atoms.get_potential_energy()]], dtype=torch.float64)
+        data[AtomicDataDict.FORCE_KEY] = torch.tensor(atoms.get_forces(), dtype=torch.float64)
+        graphs.append(data)
+    return graphs
+
+
+def mse(name, field, coeff):
+    return {"name": name, "field": field, "metric": {"_target_": "nequip.train.MeanSquaredError"}, "coeff": coeff}
+
+
+def make_module(stage1_epochs, extra_loss=(), seed=3):
+    energy_force = {
+        "_target_": "nequip.train.EnergyForceLoss",
+        "per_atom_energy": True,
+        "coeffs": {"total_energy": 1.0, "forces": 1.0},
+    }
+    return MultiscaleLightningModule(
+        model={
+            "_target_": "nequip_mts.model.MultiscaleModel",
+            "seed": seed,
+            "model_dtype": "float64",
+            "type_names": TYPE_NAMES,
+            "fast": allegro_config(R_FAST, per_type_energy_shifts={"Au": 0.0, "Cu": 0.0}),
+            "slow": allegro_config(R_SLOW),
+        },
+        num_datasets={"train": 1, "val": 0, "test": 0, "predict": 0},
+        optimizer={"_target_": "torch.optim.Adam", "lr": 0.02},
+        stage1_epochs=stage1_epochs,
+        stage1_loss=energy_force,
+        loss=dict(energy_force, extra_metrics=list(extra_loss)),
+    )
+
+
+def fit(module, epochs, graphs):
+    lightning.seed_everything(0)
+    loader = torch.utils.data.DataLoader(graphs, batch_size=2, collate_fn=AtomicDataDict.batched_from_list)
+    trainer = lightning.Trainer(
+        max_epochs=epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(module, train_dataloaders=loader)
+    return module
+
+
+def snapshot(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def test_stage1_trains_fast_part_only_then_stage2_trains_slow():
+    graphs = emt_graphs()
+    module = make_module(stage1_epochs=2)
+    fast0, slow0 = snapshot(module.model["fast"]), snapshot(module.model["slow"])
+    fit(module, 2, graphs)
+    assert all(torch.equal(a, b) for a, b in zip(slow0, snapshot(module.model["slow"])))
+    assert not all(torch.equal(a, b) for a, b in zip(fast0, snapshot(module.model["fast"])))
+    out = module.model["sole_model"](graphs[0].copy())
+    assert out[SLOW_FORCES_KEY].abs().max().item() == 0.0
+
+    module = make_module(stage1_epochs=2)
+    fit(module, 3, graphs)
+    assert not all(torch.equal(a, b) for a, b in zip(slow0, snapshot(module.model["slow"])))
+    assert module.model["slow"].model.func.zero_init_gate.gate.item() != 0.0
+
+
+def test_stage1_forward_equals_the_full_sum():
+    graphs = emt_graphs(1)
+    module = make_module(stage1_epochs=5)
+    module.eval()
+    assert module.in_stage1
+    fast_only = module(graphs[0].copy())
+    full = module.model["sole_model"](graphs[0].copy())
+    for key in (AtomicDataDict.TOTAL_ENERGY_KEY, AtomicDataDict.FORCE_KEY, SLOW_FORCES_KEY):
+        torch.testing.assert_close(fast_only[key], full[key], atol=1e-12, rtol=0)
+
+
+def slow_hvp_norm(slow_model, graphs, h=1e-4):
+    """RMS of H_slow v by central finite differences of the slow forces (independent of autograd)."""
+    rng = np.random.default_rng(1)
+    norms = []
+    for data in graphs:
+        probe = torch.tensor(rng.normal(size=data[AtomicDataDict.POSITIONS_KEY].shape))
+        forces = []
+        for sign in (1.0, -1.0):
+            shifted = data.copy()
+            shifted[AtomicDataDict.POSITIONS_KEY] = data[AtomicDataDict.POSITIONS_KEY] + sign * h * probe
+            forces.append(slow_model(shifted)[AtomicDataDict.FORCE_KEY].detach())
+        norms.append(((forces[0] - forces[1]) / (2 * h)).square().mean().sqrt().item())
+    return float(np.mean(norms))
+
+
+def test_stiffness_penalty_lowers_slow_hessian_vector_norm():
+    graphs = emt_graphs()
+    stiffness = mse("slow_stiffness", {"_target_": "nequip_mts.train.SlowStiffness", "num_probes": 2}, 1.0)
+    plain = fit(make_module(stage1_epochs=0), 6, graphs)
+    stiff = fit(make_module(stage1_epochs=0, extra_loss=[stiffness]), 6, graphs)
+    plain_norm = slow_hvp_norm(plain.model["slow"], graphs)
+    stiff_norm = slow_hvp_norm(stiff.model["slow"], graphs)
+    assert plain_norm > 0
+    assert stiff_norm < 0.8 * plain_norm, (plain_norm, stiff_norm)
+
+
+def test_slow_force_penalty_lowers_slow_forces():
+    graphs = emt_graphs()
+    penalty = mse("slow_forces_penalty", {"_target_": "nequip_mts.train.FieldMagnitude", "field": "slow_forces"}, 1.0)
+    plain = fit(make_module(stage1_epochs=0), 6, graphs)
+    small = fit(make_module(stage1_epochs=0, extra_loss=[penalty]), 6, graphs)
+
+    def slow_rms(module):
+        return np.mean([module.model["slow"](g.copy())[AtomicDataDict.FORCE_KEY].square().mean().sqrt().item() for g in graphs])
+
+    assert slow_rms(small) < 0.8 * slow_rms(plain)
+
+
+def test_stiffness_term_refuses_to_run_without_a_force_graph():
+    from nequip_mts.train import SlowStiffness
+
+    graphs = emt_graphs(1)
+    module = make_module(stage1_epochs=0)
+    module.eval()  # forces without a double-backward graph, as in val/test metrics
+    out = module.model["sole_model"](graphs[0].copy())
+    with pytest.raises(RuntimeError, match="autograd graph"):
+        SlowStiffness()(out, graphs[0])
