@@ -1,0 +1,71 @@
+"""Session fixtures shared by the end-to-end tests: a multiscale model trained with
+``nequip-train`` on EMT data, and its compiled parts from ``nequip-mts-deploy``."""
+
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+
+R_FAST, R_SLOW = 3.0, 4.5
+EMT_TYPE_NAMES = ["Au", "Cu"]
+
+
+def _bin(name):
+    return str(pathlib.Path(sys.executable).parent / name)
+
+
+def run_command(args, cwd, timeout=1200):
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f"{args[0]} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def emt_dataset(tmp_path_factory):
+    from emt_data import make_emt_alloy
+
+    return make_emt_alloy(tmp_path_factory.mktemp("data") / "emt_alloy.xyz", num_frames=40, seed=0)
+
+
+@pytest.fixture(scope="session")
+def trained_multiscale(tmp_path_factory, emt_dataset):
+    """Train the tutorial config on EMT data (2 + 2 epochs); returns (checkpoint, stdout+stderr)."""
+    workdir = tmp_path_factory.mktemp("train")
+    proc = run_command(
+        [
+            _bin("nequip-train"),
+            "-cp", str(ROOT / "configs"),
+            "-cn", "tutorial",
+            f"data_file={emt_dataset}",
+            f"model_type_names=[{','.join(EMT_TYPE_NAMES)}]",
+            f"r_max_fast={R_FAST}",
+            f"r_max_slow={R_SLOW}",
+            "data.split_dataset.train=30",
+            "data.split_dataset.val=5",
+            "data.split_dataset.test=5",
+            "stage1_epochs=2",
+            "max_epochs=4",
+            "trainer.enable_progress_bar=false",
+            f"hydra.run.dir={workdir / 'out'}",
+        ],
+        cwd=workdir,
+    )
+    checkpoint = workdir / "out" / "last.ckpt"
+    assert checkpoint.exists()
+    return checkpoint, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="session")
+def deployed_ase(tmp_path_factory, trained_multiscale):
+    """The trained multiscale model split and compiled for ASE (fast, slow, sum)."""
+    checkpoint, _ = trained_multiscale
+    out = tmp_path_factory.mktemp("deployed_ase")
+    run_command([_bin("nequip-mts-deploy"), str(checkpoint), str(out), "--target", "ase"], cwd=out)
+    return out
