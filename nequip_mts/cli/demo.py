@@ -1,0 +1,132 @@
+"""``nequip-mts demo``: the main job. Single-step MD and MTS MD side by side on water.
+
+Loads the bundled multiscale model (or retrains it with a short schedule on the
+bundled GFN1-xTB water data), builds a replicated water box, runs Langevin MD
+with a single 0.5 fs step on the full model and MTS MD (0.5 fs inner step, K inner
+steps per outer step), and prints the measured speedup and the observables.
+"""
+
+import argparse
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DEFAULT_DATA = ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
+DEFAULT_MODEL = ROOT / "benchmarks" / "models" / "water_tutorial.ckpt"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=pathlib.Path, default=DEFAULT_MODEL, help="multiscale checkpoint (default: the bundled tutorial model)")
+    parser.add_argument("--retrain", action="store_true", help="retrain the tutorial model on the bundled data with a short schedule first")
+    parser.add_argument("--data", type=pathlib.Path, default=DEFAULT_DATA, help="extxyz water data (default: bundled GFN1-xTB water)")
+    parser.add_argument("--replicate", type=int, nargs=3, default=(2, 2, 1), help="box replication (default 2 2 1: 384 atoms)")
+    parser.add_argument("--time-fs", type=float, default=150.0, help="simulated time per run in fs (default 150)")
+    parser.add_argument("--inner-fs", type=float, default=0.5, help="single / inner time step in fs (default 0.5)")
+    parser.add_argument("--inner-steps", type=int, default=6, help="K, inner steps per outer step (default 6: 3 fs outer)")
+    parser.add_argument("--temperature-K", type=float, default=350.0, help="Langevin temperature in K (default 350)")
+    parser.add_argument("--workdir", type=pathlib.Path, default=pathlib.Path("demo_out"), help="where trajectories and logs go (default demo_out)")
+
+
+def _retrain(data: pathlib.Path, workdir: pathlib.Path) -> pathlib.Path:
+    out = workdir / "train"
+    cmd = [
+        str(pathlib.Path(sys.executable).parent / "nequip-train"),
+        "-cp", str(ROOT / "configs"), "-cn", "tutorial",
+        f"data_file={data.resolve()}",
+        "data.split_dataset.train=60", "data.split_dataset.val=10", "data.split_dataset.test=10",
+        "stage1_epochs=3", "max_epochs=6",
+        f"hydra.run.dir={out.resolve()}",
+    ]
+    print("retraining the tutorial model (short schedule):\n  " + " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+    return out / "last.ckpt"
+
+
+def _water_box(data: pathlib.Path, replicate):
+    from ase.io import read
+
+    atoms = read(data, index=0)
+    atoms = atoms.repeat(tuple(replicate))
+    atoms.calc = None
+    return atoms
+
+
+def _timed_run(dyn, steps, label):
+    from tqdm import tqdm
+
+    bar = tqdm(total=steps, desc=label, unit="step", leave=True)
+    dyn.attach(lambda: bar.update(1), interval=1)
+    start = time.perf_counter()
+    dyn.run(steps)
+    bar.close()
+    return time.perf_counter() - start
+
+
+def run(args: argparse.Namespace) -> None:
+    import numpy as np
+    from ase import units
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from nequip.integrations.ase import NequIPCalculator
+
+    from nequip_mts.analysis.rdf import partial_rdfs, rdf_max_abs_diff
+    from nequip_mts.md import LangevinRESPA, MTSCalculator
+
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    if not args.data.exists():
+        sys.exit(f"nequip-mts demo: data file {args.data} not found")
+    model = _retrain(args.data, args.workdir) if args.retrain else args.model
+    if not model.exists():
+        sys.exit(f"nequip-mts demo: model {model} not found; pass --model or --retrain")
+
+    print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
+    atoms0 = _water_box(args.data, args.replicate)
+    print(f"system: {len(atoms0)} atoms, cell {np.round(atoms0.cell.lengths(), 2).tolist()} A; model {model.name}")
+    MaxwellBoltzmannDistribution(atoms0, temperature_K=args.temperature_K, rng=np.random.default_rng(0))
+    friction = 0.01 / units.fs
+    inner = args.inner_fs * units.fs
+    k = args.inner_steps
+    single_steps = int(round(args.time_fs / args.inner_fs))
+    outer_steps = int(round(args.time_fs / (args.inner_fs * k)))
+    frame_every_fs = 3.0 * args.inner_fs * k
+
+    results = {}
+    # reference: every step on the full model (fast + slow)
+    atoms = atoms0.copy()
+    atoms.calc = NequIPCalculator._from_saved_model(str(model), device="cpu", model_name="sole_model")
+    frames = []
+    dyn = Langevin(atoms, inner, temperature_K=args.temperature_K, friction=friction, rng=np.random.default_rng(1))
+    dyn.attach(lambda: frames.append(atoms.copy()), interval=max(1, int(round(frame_every_fs / args.inner_fs))))
+    wall = _timed_run(dyn, single_steps, f"single step {args.inner_fs} fs")
+    results["single"] = (wall, frames)
+
+    atoms = atoms0.copy()
+    atoms.calc = MTSCalculator.from_checkpoint(model)
+    frames = []
+    dyn = LangevinRESPA(atoms, inner * k, inner_steps=k, temperature_K=args.temperature_K, friction=friction, rng=1)
+    dyn.attach(lambda: frames.append(atoms.copy()), interval=3)
+    wall = _timed_run(dyn, outer_steps, f"MTS {args.inner_fs} fs x {k}")
+    results["mts"] = (wall, frames)
+
+    print("\n=== result ===")
+    for name, (wall, frames) in results.items():
+        ns_day = args.time_fs * 1e-6 / (wall / 86400.0)
+        temps = [f.get_temperature() for f in frames[len(frames) // 3:]]
+        print(f"{name:>6}: {wall:7.1f} s for {args.time_fs:.0f} fs  ({ns_day:.3f} ns/day), mean T {np.mean(temps):.1f} K")
+    speedup = results["single"][0] / results["mts"][0]
+    print(f"speedup of MTS (outer step {args.inner_fs * k:.1f} fs) over single-step MD: {speedup:.2f}x")
+    equil = lambda frames: frames[len(frames) // 3:]  # noqa: E731
+    r, g_single = partial_rdfs(equil(results["single"][1]), rmax=min(6.0, atoms0.cell.lengths().min() / 2))
+    _, g_mts = partial_rdfs(equil(results["mts"][1]), rmax=min(6.0, atoms0.cell.lengths().min() / 2))
+    diffs = rdf_max_abs_diff(g_single, g_mts)
+    print("RDF max |dg| single vs MTS: " + ", ".join(f"{k}: {v:.3f}" for k, v in diffs.items()))
+    print("(short runs: RDF differences include sampling noise; benchmarks/ runs the long comparison)")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("demo", help="the main job: single-step vs MTS MD on bundled water", description=__doc__)
+    add_arguments(parser)
+    parser.set_defaults(func=run)
