@@ -6,7 +6,7 @@ like its own fields (e.g. ``MappedFieldModifier("fast_forces", "forces")``).
 
 from typing import Final
 
-from nequip.data import register_fields
+from nequip.data._key_registry import register_fields
 
 FAST_ENERGY_KEY: Final[str] = "fast_total_energy"
 FAST_FORCES_KEY: Final[str] = "fast_forces"
