@@ -1,0 +1,158 @@
+"""MD throughput: single-step baseline vs MTS, measured side by side in one run.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/md_speed.py [--replicate 2 2 2] [--time-fs 48]
+
+The bundled water box (96 atoms) is replicated (default 2x2x2: 768 atoms). The
+baseline (a single Allegro model with the slow part's architecture) runs velocity
+Verlet at 0.5 fs; MTS runs r-RESPA with a 0.5 fs inner step and K = 2, 4, 6, 8.
+Each configuration simulates the same time; rounds are interleaved so that load
+changes on the machine hit every configuration alike, and the median round is kept.
+The per-evaluation costs of the fast and slow parts give f = t_fast / t_slow and the
+ideal MTS speedup K / (K f + 1) (relative to a model as costly as the slow part),
+printed beside the measured one. Results go to benchmarks/results/md_speed.{md,png}.
+"""
+
+import argparse
+import os
+import pathlib
+import platform
+import sys
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+MODELS = ROOT / "benchmarks" / "models"
+DATA = ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def median_cost(calc, atoms, repeats):
+    times = []
+    for i in range(repeats + 1):
+        a = atoms.copy()
+        a.positions += 1e-4 * i  # new positions: no cached result
+        a.calc = calc
+        start = time.perf_counter()
+        a.get_forces()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[1:]))
+
+
+def timed(dyn, steps):
+    start = time.perf_counter()
+    dyn.run(steps)
+    return time.perf_counter() - start
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--replicate", type=int, nargs=3, default=(2, 2, 2))
+    parser.add_argument("--time-fs", type=float, default=48.0, help="simulated time per configuration and round")
+    parser.add_argument("--inner-fs", type=float, default=0.5)
+    parser.add_argument("--ks", type=int, nargs="+", default=[2, 4, 6, 8])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", type=pathlib.Path, default=RESULTS / "md_speed")
+    args = parser.parse_args(argv)
+
+    from ase import units
+    from ase.io import read
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md.verlet import VelocityVerlet
+    from nequip.integrations.ase import NequIPCalculator
+
+    from nequip_mts.md import RESPA, MTSCalculator
+
+    atoms0 = read(DATA, index=0).repeat(tuple(args.replicate))
+    atoms0.calc = None
+    MaxwellBoltzmannDistribution(atoms0, temperature_K=350, rng=np.random.default_rng(0))
+    n = len(atoms0)
+    baseline = NequIPCalculator._from_saved_model(str(MODELS / "water_baseline.nequip.zip"), device="cpu")
+    mts = MTSCalculator.from_checkpoint(MODELS / "water_multiscale.nequip.zip")
+    fast_calc, slow_calc = mts.fast_calc, mts.slow_calc
+
+    costs = {
+        "baseline": median_cost(baseline, atoms0, 5),
+        "fast": median_cost(fast_calc, atoms0, 5),
+        "slow": median_cost(slow_calc, atoms0, 5),
+    }
+    f = costs["fast"] / costs["slow"]
+    print(f"{n} atoms; cost per energy+forces: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in costs.items()) + f"; f = {f:.4f}", flush=True)
+
+    inner = args.inner_fs * units.fs
+    walls = {"baseline": []} | {k: [] for k in args.ks}
+    for rnd in range(args.rounds):
+        atoms = atoms0.copy()
+        atoms.calc = baseline
+        steps = int(round(args.time_fs / args.inner_fs))
+        walls["baseline"].append(timed(VelocityVerlet(atoms, inner), steps))
+        print(f"round {rnd}: baseline {walls['baseline'][-1]:.1f} s", flush=True)
+        for k in args.ks:
+            atoms = atoms0.copy()
+            atoms.calc = mts
+            steps = int(round(args.time_fs / (args.inner_fs * k)))
+            walls[k].append(timed(RESPA(atoms, inner * k, inner_steps=k), steps))
+            print(f"round {rnd}: MTS K={k} {walls[k][-1]:.1f} s", flush=True)
+
+    base_wall = float(np.median(walls["baseline"]))
+    rows = []
+    for key, w in walls.items():
+        wall = float(np.median(w))
+        ns_day = args.time_fs * 1e-6 / (wall / 86400.0)
+        if key == "baseline":
+            rows.append(("baseline, 0.5 fs", "-", ns_day, 1.0, None, None))
+            continue
+        speedup = base_wall / wall
+        bound = key / (key * f + 1.0)
+        rows.append((f"MTS {args.inner_fs} fs x {key}", f"{args.inner_fs * key:.1f}", ns_day, speedup, bound, speedup / bound))
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = "OMP_NUM_THREADS={} .venv/bin/python benchmarks/md_speed.py {}".format(
+        os.environ.get("OMP_NUM_THREADS", "?"), " ".join(sys.argv[1:])).strip()
+    lines = [
+        "# MD throughput: baseline vs MTS (water)",
+        "",
+        f"Command: `{cmd}`  ",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} vCPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, eager models in ASE.  ",
+        f"System: {n} atoms (bundled 32-molecule GFN1-xTB water box x {args.replicate}), {args.time_fs:.0f} fs per configuration, median of {args.rounds} interleaved rounds.",
+        "",
+        f"Cost per energy+forces evaluation (median of 5): baseline {costs['baseline'] * 1e3:.1f} ms, "
+        f"fast part {costs['fast'] * 1e3:.1f} ms, slow part {costs['slow'] * 1e3:.1f} ms; f = t_fast/t_slow = {f:.4f}.",
+        "",
+        "| integrator | outer step (fs) | ns/day | speedup vs baseline | ideal K/(Kf+1) | fraction of ideal |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, outer, ns_day, speedup, bound, frac in rows:
+        lines.append(
+            f"| {label} | {outer} | {ns_day:.4f} | {speedup:.2f}x | "
+            + ("-" if bound is None else f"{bound:.2f}x") + " | " + ("-" if frac is None else f"{frac:.0%}") + " |"
+        )
+    lines += [
+        "",
+        "The ideal bound assumes the baseline costs as much as the slow part; the baseline is the slow part's architecture "
+        f"trained alone (measured ratio baseline/slow = {costs['baseline'] / costs['slow']:.2f}).",
+    ]
+    args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ks = np.array(args.ks)
+    measured = [r[3] for r in rows[1:]]
+    fig, ax = plt.subplots(figsize=(4.8, 3.6))
+    ax.plot(ks, measured, "o-", label="measured")
+    kk = np.linspace(1, ks.max(), 50)
+    ax.plot(kk, kk / (kk * f + 1), "--", label=f"ideal K/(Kf+1), f={f:.3f}")
+    ax.axhline(1.0, color="0.6", lw=0.6)
+    ax.set_xlabel("K (inner steps per outer step; inner 0.5 fs)")
+    ax.set_ylabel("speedup over baseline")
+    ax.set_title(f"MTS speedup, {n}-atom water")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.out.with_suffix(".png"), dpi=130)
+
+
+if __name__ == "__main__":
+    main()
