@@ -1,0 +1,174 @@
+"""Physics of MTS vs single-step MD on the bundled water models: RDFs, VDOS, diffusion, NVE drift.
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/md_physics.py [--production-ps 3] [--nve-ps 1]
+
+1. NVT (Bussi thermostat, 350 K, weak coupling) from the same start, after an
+   equilibration: the baseline with a 0.5 fs step, MTS with a 0.5 fs inner step and
+   K = 6 (3 fs outer step). Frames every 3 fs give the O-O/O-H/H-H RDFs, the VDOS
+   (from velocities) and the O self-diffusion (MSD).
+2. NVE from the equilibrated state: the baseline at 0.5 fs and MTS with outer steps of
+   1, 2, 3 and 4 fs (K = 2, 4, 6, 8); the drift of the conserved energy in
+   meV/atom/ps from a linear fit.
+
+Results go to benchmarks/results/md_physics.md and PNG plots beside it.
+"""
+
+import argparse
+import os
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+MODELS = ROOT / "benchmarks" / "models"
+DATA = ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
+RESULTS = ROOT / "benchmarks" / "results"
+TEMPERATURE_K = 350.0
+INNER_FS = 0.5
+K_NVT = 6
+FRAME_FS = 3.0
+
+
+def run_collect(dyn, atoms, total_fs, step_fs, every_fs, label):
+    """Run ``total_fs`` of ``dyn``, keeping a frame (with momenta) every ``every_fs``."""
+    from tqdm import tqdm
+
+    frames = []
+    interval = max(1, int(round(every_fs / step_fs)))
+    dyn.attach(lambda: frames.append(atoms.copy()), interval=interval)
+    steps = int(round(total_fs / step_fs))
+    bar = tqdm(total=steps, desc=label, unit="step", mininterval=5)
+    dyn.attach(lambda: bar.update(1), interval=1)
+    start = time.perf_counter()
+    dyn.run(steps)
+    bar.close()
+    return frames[1:], time.perf_counter() - start
+
+
+def conserved_series(dyn, atoms, total_fs, step_fs, energy_fn):
+    times, energies = [], []
+    dyn.attach(lambda: (times.append(dyn.get_time() / 1.0), energies.append(energy_fn())), interval=1)
+    dyn.run(int(round(total_fs / step_fs)))
+    from ase import units
+
+    return np.array(times) / units.fs, np.array(energies)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--equilibration-ps", type=float, default=0.3)
+    parser.add_argument("--production-ps", type=float, default=3.0)
+    parser.add_argument("--nve-ps", type=float, default=1.0)
+    parser.add_argument("--nve-ks", type=int, nargs="+", default=[2, 4, 6, 8])
+    parser.add_argument("--out", type=pathlib.Path, default=RESULTS / "md_physics")
+    args = parser.parse_args(argv)
+
+    from ase import units
+    from ase.io import read
+    from ase.md.bussi import Bussi
+    from ase.md.verlet import VelocityVerlet
+    from nequip.integrations.ase import NequIPCalculator
+
+    from nequip_mts.analysis.diffusion import self_diffusion_from_frames
+    from nequip_mts.analysis.drift import energy_drift
+    from nequip_mts.analysis.plots import plot_drift_vs_outer_step, plot_msd, plot_rdfs, plot_vdos
+    from nequip_mts.analysis.rdf import partial_rdfs, rdf_max_abs_diff
+    from nequip_mts.analysis.vdos import band_peak, vdos_from_frames
+    from nequip_mts.md import RESPA, BussiRESPA, MTSCalculator
+
+    start_atoms = read(DATA, index=0)
+    n = len(start_atoms)
+    baseline_calc = NequIPCalculator._from_saved_model(str(MODELS / "water_baseline.nequip.zip"), device="cpu")
+    mts_calc = MTSCalculator.from_checkpoint(MODELS / "water_multiscale.nequip.zip")
+    inner = INNER_FS * units.fs
+    taut_eq, taut_prod = 50 * units.fs, 500 * units.fs
+
+    runs = {}
+    for label in ("baseline", "MTS"):
+        atoms = start_atoms.copy()
+        atoms.calc = baseline_calc if label == "baseline" else mts_calc
+        if label == "baseline":
+            make = lambda taut, seed: (Bussi(atoms, inner, TEMPERATURE_K, taut, rng=np.random.default_rng(seed)), INNER_FS)  # noqa: E731
+        else:
+            make = lambda taut, seed: (BussiRESPA(atoms, inner * K_NVT, K_NVT, temperature_K=TEMPERATURE_K, taut=taut, rng=seed), INNER_FS * K_NVT)  # noqa: E731
+        dyn, step_fs = make(taut_eq, 1)
+        run_collect(dyn, atoms, args.equilibration_ps * 1000, step_fs, 1e9, f"{label} equilibration")
+        dyn, step_fs = make(taut_prod, 2)
+        frames, wall = run_collect(dyn, atoms, args.production_ps * 1000, step_fs, FRAME_FS, f"{label} NVT production")
+        runs[label] = {"frames": frames, "wall": wall, "final": atoms.copy()}
+        print(f"{label}: {len(frames)} frames in {wall:.0f} s; mean T {np.mean([f.get_temperature() for f in frames]):.1f} K", flush=True)
+
+    # --- structure and dynamics
+    rdfs = {label: partial_rdfs(r["frames"], rmax=6.0, nbins=120) for label, r in runs.items()}
+    rdf_diff = rdf_max_abs_diff(rdfs["baseline"][1], rdfs["MTS"][1])
+    vdos = {label: vdos_from_frames(r["frames"], FRAME_FS) for label, r in runs.items()}
+    diff = {label: self_diffusion_from_frames(r["frames"], FRAME_FS) for label, r in runs.items()}
+
+    # --- NVE drift against the outer step, from the baseline's equilibrated state
+    nve_start = runs["baseline"]["final"]
+    drift = {}
+    atoms = nve_start.copy()
+    atoms.calc = baseline_calc
+    dyn = VelocityVerlet(atoms, inner)
+    t, e = conserved_series(dyn, atoms, args.nve_ps * 1000, INNER_FS, lambda: atoms.get_total_energy())
+    drift["baseline"] = (INNER_FS, energy_drift(t, e, n))
+    for k in args.nve_ks:
+        atoms = nve_start.copy()
+        atoms.calc = mts_calc
+        dyn = RESPA(atoms, inner * k, inner_steps=k)
+        t, e = conserved_series(dyn, atoms, args.nve_ps * 1000, INNER_FS * k, dyn.get_conserved_energy)
+        drift[k] = (INNER_FS * k, energy_drift(t, e, n))
+        print(f"NVE K={k}: drift {drift[k][1]}", flush=True)
+
+    # --- report
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    stem = args.out
+    plot_rdfs({k: v for k, v in rdfs.items()}, stem.with_name(stem.name + "_rdf.png"))
+    plot_vdos(vdos, stem.with_name(stem.name + "_vdos.png"))
+    plot_msd({k: (d.t_ps, d.msd) for k, d in diff.items()}, stem.with_name(stem.name + "_msd.png"),
+             fits={k: (d.D, d.window_ps) for k, d in diff.items()})
+    plot_drift_vs_outer_step(
+        {"MTS r-RESPA (0.5 fs inner)": ([drift[k][0] for k in args.nve_ks], [drift[k][1].slope for k in args.nve_ks], [drift[k][1].stderr for k in args.nve_ks])},
+        stem.with_name(stem.name + "_drift.png"), reference=drift["baseline"][1].slope,
+    )
+    cmd = "OMP_NUM_THREADS={} .venv/bin/python benchmarks/md_physics.py {}".format(os.environ.get("OMP_NUM_THREADS", "?"), " ".join(sys.argv[1:])).strip()
+    lines = [
+        "# Physics: single-step baseline vs MTS (water, GFN1-xTB models)",
+        "",
+        f"Command: `{cmd}`  ",
+        f"System: bundled {n}-atom box (32 H2O), {TEMPERATURE_K:.0f} K, Bussi thermostat (taut 500 fs) after "
+        f"{args.equilibration_ps} ps equilibration; {args.production_ps} ps production each; frames every {FRAME_FS} fs.  ",
+        f"Baseline: single Allegro model, 0.5 fs. MTS: multiscale model, 0.5 fs inner step x K={K_NVT} (3 fs outer).",
+        "",
+        "| observable | baseline | MTS | difference |",
+        "|---|---|---|---|",
+    ]
+    for pair, d in rdf_diff.items():
+        lines.append(f"| RDF g_{pair} max abs diff | | | {d:.3f} |")
+    for band, (lo, hi) in {"O-H stretch peak (cm^-1)": (2800, 4200), "H-O-H bend peak (cm^-1)": (1300, 1900)}.items():
+        b, m = (band_peak(*vdos[k], lo, hi) for k in ("baseline", "MTS"))
+        lines.append(f"| VDOS {band} | {b:.0f} | {m:.0f} | {m - b:+.0f} |")
+    db, dm = diff["baseline"], diff["MTS"]
+    lines.append(
+        f"| O self-diffusion (1e-5 cm^2/s) | {db.D_cgs:.2f} +/- {db.D_err_cgs:.2f} | "
+        f"{dm.D_cgs:.2f} +/- {dm.D_err_cgs:.2f} | "
+        f"{dm.D_cgs - db.D_cgs:+.2f} ({abs(dm.D - db.D) / np.hypot(db.D_err, dm.D_err):.1f} sigma) |"
+    )
+    lines.append(f"| mean T (K) | {np.mean([f.get_temperature() for f in runs['baseline']['frames']]):.1f} | {np.mean([f.get_temperature() for f in runs['MTS']['frames']]):.1f} | |")
+    lines.append(f"| NVT wall time (s) | {runs['baseline']['wall']:.0f} | {runs['MTS']['wall']:.0f} | {runs['baseline']['wall'] / runs['MTS']['wall']:.2f}x |")
+    lines += ["", f"NVE drift of the conserved energy ({args.nve_ps} ps from the baseline's equilibrated state, linear fit):", "",
+              "| integrator | step (fs) | drift (meV/atom/ps) |", "|---|---|---|"]
+    b = drift["baseline"]
+    lines.append(f"| baseline velocity Verlet | {b[0]:.1f} | {b[1].slope:+.3f} +/- {b[1].stderr:.3f} |")
+    for k in args.nve_ks:
+        dt, r = drift[k]
+        lines.append(f"| MTS r-RESPA K={k} | {dt:.1f} outer | {r.slope:+.3f} +/- {r.stderr:.3f} |")
+    lines += ["", "Plots: `md_physics_rdf.png`, `md_physics_vdos.png`, `md_physics_msd.png`, `md_physics_drift.png`."]
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
