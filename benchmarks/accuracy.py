@@ -1,0 +1,84 @@
+"""Test-split errors of the bundled water models: baseline, multiscale sum, fast part alone.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/accuracy.py
+
+The test split is the one nequip-train used (nequip's seeded random split with the
+configs' seed and split sizes). Writes benchmarks/results/accuracy.md.
+"""
+
+import os
+import pathlib
+import sys
+
+import numpy as np
+import torch
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+MODELS = ROOT / "benchmarks" / "models"
+DATA = ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def test_indices(config_name, num_frames):
+    cfg = yaml.safe_load((ROOT / "configs" / f"{config_name}.yaml").read_text())
+    split = cfg["data"]["split_dataset"]
+    sizes = {k: v for k, v in split.items() if k != "file_path"}
+    if sum(sizes.values()) != num_frames:
+        raise ValueError(f"split {sizes} does not cover the {num_frames} frames")
+    generator = torch.Generator().manual_seed(cfg["seed"])
+    subsets = torch.utils.data.random_split(range(num_frames), list(sizes.values()), generator=generator)
+    return list(subsets[list(sizes).index("test")].indices)
+
+
+def errors(calc, frames):
+    de, df = [], []
+    for atoms in frames:
+        ref_e, ref_f = atoms.get_potential_energy(), atoms.get_forces()
+        a = atoms.copy()
+        a.calc = calc
+        de.append((a.get_potential_energy() - ref_e) / len(a))
+        df.append((a.get_forces() - ref_f).ravel())
+    de, df = np.array(de), np.concatenate(df)
+    return {
+        "E_MAE": 1e3 * np.abs(de).mean(), "E_RMSE": 1e3 * np.sqrt((de**2).mean()),
+        "F_MAE": 1e3 * np.abs(df).mean(), "F_RMSE": 1e3 * np.sqrt((df**2).mean()),
+    }
+
+
+def main():
+    from ase.io import read
+    from nequip.integrations.ase import NequIPCalculator
+
+    frames = read(DATA, index=":")
+    idx = test_indices("water_multiscale", len(frames))
+    if idx != test_indices("water_baseline", len(frames)):
+        raise RuntimeError("the two configs must share their test split")
+    test = [frames[i] for i in idx]
+    load = lambda name, key: NequIPCalculator._from_saved_model(str(MODELS / f"{name}.nequip.zip"), device="cpu", model_name=key)  # noqa: E731
+    rows = {
+        "baseline (single Allegro, r=5 A)": errors(load("water_baseline", "sole_model"), test),
+        "multiscale sum (fast + slow)": errors(load("water_multiscale", "sole_model"), test),
+        "fast part alone (r=3 A)": errors(load("water_multiscale", "fast"), test),
+    }
+    base, multi = rows["baseline (single Allegro, r=5 A)"], rows["multiscale sum (fast + slow)"]
+    ratio = multi["F_MAE"] / base["F_MAE"]
+    lines = [
+        "# Accuracy on the test split (GFN1-xTB water)",
+        "",
+        f"Command: `OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')} .venv/bin/python benchmarks/accuracy.py`  ",
+        f"{len(test)} test frames of {len(frames)} (nequip's split with the configs' seed); energies in meV/atom, forces in meV/A.",
+        "",
+        "| model | E MAE | E RMSE | F MAE | F RMSE |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {r['E_MAE']:.2f} | {r['E_RMSE']:.2f} | {r['F_MAE']:.1f} | {r['F_RMSE']:.1f} |")
+    lines += ["", f"Composite force MAE / baseline force MAE = {ratio:.3f} (target <= 1.05)."]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "accuracy.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
