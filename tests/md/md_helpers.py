@@ -27,22 +27,25 @@ class CountingCalculator(Calculator):
         self.results["free_energy"] = self.results["energy"]
 
 
-class NaNAfter(Calculator):
-    """Zero forces, then NaN forces from the ``n``-th evaluation on."""
+class PoisonedCalculator(Calculator):
+    """Wraps a calculator; from its ``n``-th evaluation on, the forces are NaN."""
 
     implemented_properties = ["energy", "free_energy", "forces"]
 
-    def __init__(self, n):
+    def __init__(self, inner, n):
         super().__init__()
+        self.inner = inner
         self.n = n
         self.calls = 0
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
         self.calls += 1
-        bad = self.calls >= self.n
-        forces = np.full((len(atoms), 3), np.nan if bad else 0.0)
-        self.results = {"energy": 0.0, "free_energy": 0.0, "forces": forces}
+        forces = self.inner.get_forces(self.atoms)
+        if self.calls >= self.n:
+            forces = np.full_like(forces, np.nan)
+        energy = self.inner.get_potential_energy(self.atoms)
+        self.results = {"energy": energy, "free_energy": energy, "forces": forces}
 
 
 def anchored_atoms(n, k_fast, k_slow, mass=1.0, seed=0, spacing=3.0):

@@ -1,0 +1,259 @@
+"""Force providers: sums, full - fast, deployed metadata, checkpoints, type and species checks."""
+
+import json
+
+import numpy as np
+import pytest
+from ase import units
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.calculators.lj import LennardJones
+
+from nequip_mts.md import RESPA, MTSCalculator, providers, read_deploy_metadata
+from nequip_mts.md.analytic import HarmonicAnchors
+
+
+def _alloy(seed=0):
+    atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 2, 2))
+    atoms.symbols[[0, 5, 9]] = "Au"
+    atoms.rattle(0.1, seed=seed)
+    return atoms
+
+
+def test_two_calculators_sum():
+    atoms = _alloy()
+    fast, slow = LennardJones(sigma=2.3, epsilon=0.05, rc=3.0, smooth=True), EMT()
+    atoms.calc = MTSCalculator.from_calculators(fast, slow)
+    e_fast = fast.get_potential_energy(atoms)
+    e_slow = slow.get_potential_energy(atoms)
+    assert atoms.calc.get_fast_energy(atoms) == pytest.approx(e_fast)
+    assert atoms.calc.get_slow_energy(atoms) == pytest.approx(e_slow)
+    assert atoms.get_potential_energy() == pytest.approx(e_fast + e_slow)
+    assert np.allclose(atoms.get_forces(), fast.get_forces(atoms) + slow.get_forces(atoms))
+    assert np.allclose(atoms.calc.get_slow_forces(atoms), slow.get_forces(atoms))
+
+
+def test_full_minus_fast():
+    atoms = _alloy()
+    fast = HarmonicAnchors(atoms.positions + 0.1, 3.0)
+    full = EMT()
+    atoms.calc = MTSCalculator.from_full_and_fast(full, fast)
+    atoms.rattle(0.05, seed=3)
+    assert atoms.get_potential_energy() == pytest.approx(full.get_potential_energy(atoms))
+    assert np.allclose(atoms.get_forces(), full.get_forces(atoms))
+    assert np.allclose(
+        atoms.calc.get_slow_forces(atoms), full.get_forces(atoms) - fast.get_forces(atoms)
+    )
+    assert atoms.calc.get_slow_energy(atoms) == pytest.approx(
+        full.get_potential_energy(atoms) - fast.get_potential_energy(atoms)
+    )
+
+
+def test_needs_exactly_one_of_slow_and_full():
+    with pytest.raises(ValueError, match="exactly one"):
+        MTSCalculator(EMT())
+    with pytest.raises(ValueError, match="exactly one"):
+        MTSCalculator(EMT(), EMT(), full=EMT())
+
+
+# ---------------------------------------------------------------- type names and species
+def _mapper(type_names):
+    from nequip.data.transforms import ChemicalSpeciesToAtomTypeMapper
+
+    return ChemicalSpeciesToAtomTypeMapper(
+        model_type_names=type_names,
+        chemical_species_to_atom_type_map={t: t for t in type_names},
+    )
+
+
+class FakeNequIP(EMT):
+    """EMT dressed like a NequIPCalculator: its transforms carry the model type names."""
+
+    def __init__(self, type_names):
+        super().__init__()
+        self.transforms = [_mapper(type_names)]
+
+
+def test_different_type_names_are_refused():
+    with pytest.raises(ValueError, match="different type names"):
+        MTSCalculator.from_calculators(FakeNequIP(["Au", "Cu"]), FakeNequIP(["Cu", "Au"]))
+    with pytest.raises(ValueError, match="different type names"):
+        MTSCalculator.from_full_and_fast(FakeNequIP(["Au", "Cu"]), FakeNequIP(["Au", "Cu", "H"]))
+
+
+def test_unknown_species_is_refused():
+    calc = MTSCalculator.from_calculators(FakeNequIP(["Au", "Cu"]), FakeNequIP(["Au", "Cu"]))
+    assert calc.species == {"Au", "Cu"}
+    atoms = _alloy()
+    atoms.symbols[3] = "Ni"
+    atoms.calc = calc
+    with pytest.raises(ValueError, match=r"\['Ni'\].*models do not know"):
+        RESPA(atoms, 1 * units.fs, 2)
+    with pytest.raises(ValueError, match="Ni"):
+        atoms.get_forces()
+
+
+# ---------------------------------------------------------------- deployed models (a)
+def _deploy_dir(tmp_path, **changes):
+    meta = {
+        "format": "nequip-mts-deploy/1",
+        "target": "ase",
+        "type_names": ["Au", "Cu"],
+        "model_dtype": "float32",
+        "fast": {"file": "fast.nequip.pt2", "r_max": 3.0},
+        "slow": {"file": "slow.nequip.pt2", "r_max": 4.5},
+        "sum": {"file": "sum.nequip.pt2", "r_max": 4.5},
+        "provenance": {"note": "test"},
+    }
+    meta.update(changes)
+    for part in ("fast", "slow", "sum"):
+        (tmp_path / meta[part]["file"]).write_bytes(b"not a real model")
+    (tmp_path / "mts_deploy.json").write_text(json.dumps(meta))
+    return tmp_path
+
+
+@pytest.fixture
+def fake_loader(monkeypatch):
+    loaded = []
+
+    def load(path, device, species_map):
+        loaded.append((path.name, device))
+        return FakeNequIP(["Au", "Cu"])
+
+    monkeypatch.setattr(providers, "_load_compiled", load)
+    return loaded
+
+
+def test_from_deployed_reads_metadata(tmp_path, fake_loader):
+    directory = _deploy_dir(tmp_path)
+    for path in (directory, directory / "mts_deploy.json", str(directory)):
+        calc = MTSCalculator.from_deployed(path)
+        assert calc.type_names == ["Au", "Cu"]
+        assert calc.species == {"Au", "Cu"}
+    assert fake_loader[:2] == [("fast.nequip.pt2", "cpu"), ("slow.nequip.pt2", "cpu")]
+    atoms = _alloy()
+    atoms.calc = calc
+    RESPA(atoms, 1 * units.fs, 2).run(2)
+
+
+def test_from_deployed_refuses_models_with_other_type_names(tmp_path, monkeypatch):
+    directory = _deploy_dir(tmp_path)
+    monkeypatch.setattr(
+        providers,
+        "_load_compiled",
+        lambda path, device, m: FakeNequIP(["Au", "Cu"] if "fast" in path.name else ["Cu", "Au"]),
+    )
+    with pytest.raises(ValueError, match="type names"):
+        MTSCalculator.from_deployed(directory)
+
+
+@pytest.mark.parametrize(
+    "changes, error, match",
+    [
+        (dict(format="nequip-mts-deploy/99"), ValueError, "format"),
+        (dict(target="pair_allegro"), ValueError, "target 'ase'"),
+    ],
+)
+def test_bad_deploy_metadata(tmp_path, fake_loader, changes, error, match):
+    with pytest.raises(error, match=match):
+        MTSCalculator.from_deployed(_deploy_dir(tmp_path, **changes))
+
+
+def test_deploy_metadata_missing_pieces(tmp_path, fake_loader):
+    with pytest.raises(FileNotFoundError, match="mts_deploy.json"):
+        read_deploy_metadata(tmp_path)
+    directory = _deploy_dir(tmp_path)
+    (directory / "slow.nequip.pt2").unlink()
+    with pytest.raises(FileNotFoundError, match="slow model"):
+        read_deploy_metadata(directory)
+    meta = json.loads((directory / "mts_deploy.json").read_text())
+    del meta["fast"]
+    (directory / "mts_deploy.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="lacks the keys"):
+        read_deploy_metadata(directory)
+    (directory / "mts_deploy.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        read_deploy_metadata(directory)
+
+
+# ---------------------------------------------------------------- checkpoints (b)
+def _tiny_nequip(r_max, seed):
+    from nequip.model import NequIPGNNModel
+
+    return NequIPGNNModel(
+        seed=seed,
+        model_dtype="float64",
+        type_names=["Au", "Cu"],
+        r_max=r_max,
+        l_max=1,
+        num_layers=1,
+        num_features=4,
+        radial_mlp_depth=1,
+        radial_mlp_width=4,
+        avg_num_neighbors=10.0,
+        per_type_energy_scales=1.0,
+        per_type_energy_shifts={"Au": 0.0, "Cu": 0.0},
+    )
+
+
+def test_from_checkpoint_builds_fast_and_slow(monkeypatch, tmp_path):
+    # No trained checkpoint here: stand the loader in with two tiny NequIP models and
+    # check what from_checkpoint builds on top of it (cutoffs, type names, forces).
+    import torch
+    from nequip.model.saved_models import load_utils
+    from nequip.utils.global_state import set_global_state
+
+    set_global_state(allow_tf32=False)
+    models = torch.nn.ModuleDict({"fast": _tiny_nequip(3.0, 1), "slow": _tiny_nequip(4.5, 2)})
+    calls = []
+
+    def fake_load(path, compile_mode, model_key):
+        calls.append((path, compile_mode, model_key))
+        return models
+
+    monkeypatch.setattr(load_utils, "load_saved_model", fake_load)
+    calc = MTSCalculator.from_checkpoint(tmp_path / "model.ckpt")
+    assert calls == [(str(tmp_path / "model.ckpt"), "eager", None)]
+    assert calc.type_names == ["Au", "Cu"] and calc.species == {"Au", "Cu"}
+    cutoffs = [
+        [t.r_max for t in c.transforms if hasattr(t, "r_max")] for c in (calc.fast_calc, calc.slow_calc)
+    ]
+    assert cutoffs == [[3.0], [4.5]]
+
+    atoms = _alloy()
+    atoms.calc = calc
+    forces = atoms.get_forces()
+    assert np.isfinite(forces).all() and np.abs(calc.get_slow_forces(atoms)).max() > 0
+    assert np.allclose(forces, calc.get_fast_forces(atoms) + calc.get_slow_forces(atoms))
+    RESPA(atoms, 1 * units.fs, 2).run(2)
+
+    monkeypatch.setattr(
+        load_utils, "load_saved_model", lambda p, compile_mode, model_key: torch.nn.ModuleDict(
+            {"sole_model": models["fast"]})
+    )
+    with pytest.raises(ValueError, match="'fast' and 'slow'"):
+        MTSCalculator.from_checkpoint(tmp_path / "single.ckpt")
+
+
+# ---------------------------------------------------------------- end to end (trained model)
+@pytest.mark.slow
+def test_checkpoint_and_deployed_models_agree_with_the_sum(trained_multiscale, deployed_ase):
+    from nequip.integrations.ase import NequIPCalculator
+
+    checkpoint, _ = trained_multiscale
+    atoms = _alloy()
+    eager = MTSCalculator.from_checkpoint(checkpoint)
+    deployed = MTSCalculator.from_deployed(deployed_ase)
+    meta, root = read_deploy_metadata(deployed_ase)
+    whole = NequIPCalculator.from_compiled_model(
+        str(root / meta["sum"]["file"]), device="cpu", chemical_species_to_atom_type_map=True
+    )
+    reference_e = whole.get_potential_energy(atoms)
+    reference_f = whole.get_forces(atoms)
+    for calc in (eager, deployed):
+        e = calc.get_fast_energy(atoms) + calc.get_slow_energy(atoms)
+        f = calc.get_fast_forces(atoms) + calc.get_slow_forces(atoms)
+        assert e == pytest.approx(reference_e, rel=1e-4, abs=1e-3)
+        assert np.abs(f - reference_f).max() < 1e-3
+    atoms.calc = deployed
+    RESPA(atoms, 2 * units.fs, 2).run(3)
