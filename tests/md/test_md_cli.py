@@ -204,3 +204,17 @@ def test_md_command_on_deployed_models(tmp_path, deployed_ase):
     frames = Trajectory(str(tmp_path / "md.traj"))
     assert [f.info["md_step"] for f in frames] == [0, 2, 4, 6]
     assert np.isfinite(_log_rows(tmp_path / "md.log")).all()
+
+
+def test_md_package_imports_no_training_code():
+    # the MD side must run on deployed models alone: importing it pulls in no torch,
+    # nequip, lightning or hydra (the nequip loaders are imported only when used)
+    code = (
+        "import sys, nequip_mts.md, nequip_mts.md.runner, nequip_mts.md.analytic, nequip_mts.cli.md\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'lightning', 'hydra', 'nequip') or m.startswith('nequip_mts.train')]\n"
+        "print(bad)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
