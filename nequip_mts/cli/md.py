@@ -79,7 +79,7 @@ def add_parser(subparsers):
         "md", help="run multiple-time-step MD", description=__doc__.split("\n\n")[0]
     )
     add_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=exit_with_checked_run)
     return parser
 
 
@@ -166,12 +166,10 @@ def run(args):
     )
 
 
-def main(argv=None):
-    """Standalone entry point: ``python -m nequip_mts.cli.md ...``."""
+def checked_run(args):
+    """``run`` with library errors turned into messages: exit 2 for bad input, 3 for a blow-up."""
     from nequip_mts.md.safety import MDInstabilityError
 
-    parser = add_arguments(argparse.ArgumentParser(prog="nequip-mts md", description=__doc__))
-    args = parser.parse_args(argv)
     try:
         run(args)
     except MDInstabilityError as err:
@@ -181,6 +179,16 @@ def main(argv=None):
         print(f"nequip-mts md: error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def exit_with_checked_run(args):
+    sys.exit(checked_run(args))
+
+
+def main(argv=None):
+    """Standalone entry point: ``python -m nequip_mts.cli.md ...``."""
+    parser = add_arguments(argparse.ArgumentParser(prog="nequip-mts md", description=__doc__))
+    return checked_run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -18,17 +18,39 @@ def write_metadata(directory, metadata: Dict[str, Any]) -> pathlib.Path:
     return path
 
 
-def read_metadata(path) -> Dict[str, Any]:
-    """Read ``mts_deploy.json`` (or the directory holding it); model files become absolute."""
+def read_metadata(path, required_parts=("fast", "slow")) -> Dict[str, Any]:
+    """Read and check ``mts_deploy.json`` (or the directory holding it).
+
+    Each part entry gains ``path``, the absolute path of its model file; the parts in
+    ``required_parts`` must exist on disk.
+
+    Raises
+    ------
+    FileNotFoundError
+        No metadata file, or a required model file is missing.
+    ValueError
+        Not valid JSON, another format, or missing keys.
+    """
     path = pathlib.Path(path)
     if path.is_dir():
         path = path / FILENAME
-    if not path.exists():
-        raise FileNotFoundError(f"no nequip-mts deploy metadata at {path}")
-    meta = json.loads(path.read_text())
+    if not path.is_file():
+        raise FileNotFoundError(f"no deploy metadata at {path} (expected {FILENAME})")
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
     if meta.get("format") != FORMAT:
-        raise ValueError(f"{path}: format {meta.get('format')!r} is not {FORMAT!r}")
+        raise ValueError(f"{path} has format {meta.get('format')!r}; this version reads {FORMAT!r}")
+    missing = [k for k in ("target", "type_names", *required_parts) if k not in meta]
+    if missing:
+        raise ValueError(f"{path} lacks the keys {missing}")
     for part in PARTS:
-        if part in meta:
-            meta[part] = dict(meta[part], path=str(path.parent / meta[part]["file"]))
+        if part not in meta:
+            continue
+        if "file" not in meta[part]:
+            raise ValueError(f"{path}: entry {part!r} names no file")
+        meta[part] = dict(meta[part], path=str(path.parent / meta[part]["file"]))
+        if part in required_parts and not pathlib.Path(meta[part]["path"]).is_file():
+            raise FileNotFoundError(f"{part} model {meta[part]['path']} is missing")
     return meta

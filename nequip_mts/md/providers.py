@@ -11,14 +11,12 @@ classmethods that need them, so the integrators run on any ASE calculator.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
-DEPLOY_FORMAT = "nequip-mts-deploy/1"
-DEPLOY_METADATA = "mts_deploy.json"
+from nequip_mts.deploy.metadata import FILENAME as DEPLOY_METADATA
 
 
 class MTSCalculator(Calculator):
@@ -246,7 +244,7 @@ def _same_state(snapshot, atoms):
 
 # ---------------------------------------------------------------------- deploy metadata
 def read_deploy_metadata(path):
-    """Read and check ``mts_deploy.json``.
+    """Read and check ``mts_deploy.json`` for ASE MD.
 
     Parameters
     ----------
@@ -256,37 +254,20 @@ def read_deploy_metadata(path):
     Returns
     -------
     meta : dict
-        The parsed metadata.
+        The parsed metadata (see :func:`nequip_mts.deploy.metadata.read_metadata`).
     root : Path
         Directory the model file names are relative to.
     """
-    path = Path(path)
-    json_path = path / DEPLOY_METADATA if path.is_dir() else path
-    if not json_path.is_file():
-        raise FileNotFoundError(f"no deploy metadata at {json_path} (expected {DEPLOY_METADATA})")
-    try:
-        meta = json.loads(json_path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{json_path} is not valid JSON: {err}") from None
-    if meta.get("format") != DEPLOY_FORMAT:
-        raise ValueError(
-            f"{json_path} has format {meta.get('format')!r}; this version reads {DEPLOY_FORMAT!r}"
-        )
-    missing = [k for k in ("target", "type_names", "fast", "slow") if k not in meta]
-    if missing:
-        raise ValueError(f"{json_path} lacks the keys {missing}")
+    from nequip_mts.deploy.metadata import FILENAME, read_metadata
+
+    meta = read_metadata(path)
+    json_path = Path(path) / FILENAME if Path(path).is_dir() else Path(path)
     if meta["target"] != "ase":
         raise ValueError(
             f"{json_path} was deployed for target {meta['target']!r}; ASE MD needs models "
             "deployed with target 'ase'"
         )
-    root = json_path.parent
-    for part in ("fast", "slow"):
-        if "file" not in meta[part]:
-            raise ValueError(f"{json_path}: entry {part!r} names no file")
-        if not (root / meta[part]["file"]).is_file():
-            raise FileNotFoundError(f"{part} model {root / meta[part]['file']} is missing")
-    return meta, root
+    return meta, json_path.parent
 
 
 def _load_compiled(path, device, chemical_species_to_atom_type_map):

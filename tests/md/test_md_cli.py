@@ -170,7 +170,7 @@ def test_registers_md_subcommand():
     md_cli.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["md", "a.xyz", "deployed", "--timestep-fs", "2", "--inner-steps", "4",
                               "--steps", "10"])
-    assert args.func is md_cli.run and args.inner_steps == 4 and args.ensemble == "langevin"
+    assert args.func is md_cli.exit_with_checked_run and args.inner_steps == 4 and args.ensemble == "langevin"
 
 
 def test_runs_as_a_module():
