@@ -149,19 +149,21 @@ def _pair_lines(meta: Dict, settings: MDSettings, relative_to: Optional[Path]) -
         p = meta[part]["path"]
         return _rel(p, relative_to) if relative_to is not None else str(Path(p).resolve())
 
-    overlay = (
-        "pair_style      hybrid/overlay allegro/mts allegro/mts\n"
-        f"pair_coeff      * * allegro/mts 1 {model('fast')} {names}\n"
-        f"pair_coeff      * * allegro/mts 2 {model('slow')} {names}\n"
-    )
+    def overlay():
+        return (
+            "pair_style      hybrid/overlay allegro/mts allegro/mts\n"
+            f"pair_coeff      * * allegro/mts 1 {model('fast')} {names}\n"
+            f"pair_coeff      * * allegro/mts 2 {model('slow')} {names}\n"
+        )
+
     if settings.integrator == "respa":
         return (
             f"# fast model (r_max {meta['fast']['r_max']} A) = hybrid sub-style 1, slow model "
-            f"(r_max {meta['slow']['r_max']} A) = sub-style 2\n" + overlay
+            f"(r_max {meta['slow']['r_max']} A) = sub-style 2\n" + overlay()
         )
     if "sum" in meta:
         return f"pair_style      allegro/mts\npair_coeff      * * {model('sum')} {names}\n"
-    return "# no sum model deployed: the two parts overlaid give the same force\n" + overlay
+    return "# no sum model deployed: the two parts overlaid give the same force\n" + overlay()
 
 
 def lammps_input(
@@ -197,7 +199,9 @@ def lammps_input(
     lines += [_pair_lines(meta, settings, rel).rstrip("\n"), ""]
 
     lines += [
-        "# lists are rebuilt only at outer steps: the skin must cover one outer step of motion",
+        "# lists are rebuilt only at outer steps: the skin must cover one outer step of motion"
+        if settings.integrator == "respa"
+        else "# neighbour skin (A); lists are checked every step",
         f"neighbor        {skin:g} bin",
         "neigh_modify    every 1 delay 0 check yes",
         "",

@@ -1,0 +1,73 @@
+"""Write the example LAMMPS inputs of this directory.
+
+    python examples/lammps/make_inputs.py                       # refresh the committed examples
+    python examples/lammps/make_inputs.py --deploy deployed_lmp/ -o run/ --structure my.xyz
+
+Without ``--deploy`` the inputs name ``deployed_lmp/{fast,slow,sum}.nequip.pt2`` next to
+them (create that directory with ``nequip-mts-deploy MODEL examples/lammps/deployed_lmp
+--target pair_allegro``) and load the plugin from ``LAMMPS_PLUGIN_PATH``.  The data file
+is the first frame of the bundled water data (96 atoms, with its velocities).
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nequip_mts.lammps.inputs import MDSettings, lammps_input, read_deploy, write_data_file  # noqa: E402
+
+WATER = ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
+
+# outer 2 fs / inner 0.5 fs: inside the clean window for flexible water (docs/md.md)
+VARIANTS = {
+    "in.respa_nve": MDSettings(integrator="respa", ensemble="nve", timestep_fs=2.0, inner_steps=4, steps=5000),
+    "in.respa_nvt": MDSettings(
+        integrator="respa", ensemble="nvt", timestep_fs=2.0, inner_steps=4, steps=5000,
+        temperature_K=300.0, tdamp_fs=100.0,
+    ),
+    "in.respa_langevin": MDSettings(
+        integrator="respa", ensemble="langevin", timestep_fs=2.0, inner_steps=4, steps=5000,
+        temperature_K=300.0, tdamp_fs=500.0,
+    ),
+    "in.verlet_nve": MDSettings(integrator="verlet", ensemble="nve", timestep_fs=0.5, steps=20000),
+}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--deploy", type=Path, default=None, help="deploy directory (target pair_allegro)")
+    p.add_argument("--structure", type=Path, default=WATER)
+    p.add_argument("--index", default="0")
+    p.add_argument("-o", "--output", type=Path, default=HERE)
+    p.add_argument("--plugin", default=None, help="path for `plugin load` (default: LAMMPS_PLUGIN_PATH)")
+    args = p.parse_args(argv)
+
+    import ase.io
+
+    out = args.output
+    out.mkdir(parents=True, exist_ok=True)
+    if args.deploy is not None:
+        meta = read_deploy(args.deploy)
+    else:
+        meta = {
+            "type_names": ["H", "O"],
+            "fast": {"path": str(out / "deployed_lmp" / "fast.nequip.pt2"), "r_max": 3.0},
+            "slow": {"path": str(out / "deployed_lmp" / "slow.nequip.pt2"), "r_max": 5.0},
+            "sum": {"path": str(out / "deployed_lmp" / "sum.nequip.pt2"), "r_max": 5.0},
+        }
+    atoms = ase.io.read(args.structure, index=args.index)
+    data = write_data_file(atoms, out / "water.data", meta["type_names"])
+    for name, settings in VARIANTS.items():
+        settings.thermo_every = 100
+        text = lammps_input(meta, data, settings, plugin=args.plugin, relative_to=out,
+                            periodic=tuple(bool(x) for x in atoms.pbc))
+        (out / name).write_text(text)
+        print(out / name)
+    print(data)
+
+
+if __name__ == "__main__":
+    main()
