@@ -87,6 +87,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--log-every", type=int, default=20, help="log a summary line every N frames")
     p.add_argument("--seed", type=int, default=20240611)
     p.add_argument("--no-progress", action="store_true", help="disable the tqdm bar")
+    p.add_argument("--summary", action="store_true",
+                   help="only print sanity statistics of an existing OUTPUT and exit")
     return p.parse_args(argv)
 
 
@@ -193,8 +195,53 @@ def read_complete_frames(path: Path) -> list[Atoms]:
     return frames
 
 
+def summarize(path: Path) -> dict:
+    """Sanity statistics of a finished dataset (energies eV, forces eV/Å, T K, lengths Å).
+
+    Assumes the O, H, H atom ordering written by :func:`build_water_box`; the
+    nearest-O check flags any proton that left its molecule.
+    """
+    from ase.geometry import get_distances
+    from ase.io import read
+
+    frames = read(path, index=":")
+    n = len(frames[0])
+    e = np.array([f.get_potential_energy() for f in frames]) / n
+    f = np.concatenate([f.get_forces() for f in frames])
+    temps = np.array([fr.get_temperature() for fr in frames])
+    oh, transfers = [], 0
+    for fr in frames:
+        o = np.flatnonzero(fr.numbers == 8)
+        h = np.flatnonzero(fr.numbers == 1)
+        d = get_distances(fr.positions[h], fr.positions[o], cell=fr.cell, pbc=fr.pbc)[1]
+        own = (h - 1) // 3  # molecule index of each H in O,H,H ordering
+        oh.append(d[np.arange(len(h)), own])
+        transfers += int(np.count_nonzero(d.argmin(axis=1) != own))
+    oh = np.concatenate(oh)
+    press = [-fr.get_stress()[:3].mean() / units.bar for fr in frames
+             if "stress" in fr.calc.results]
+    stats = {
+        "frames": len(frames), "atoms": n,
+        "has_stress": all("stress" in fr.calc.results for fr in frames),
+        "energy_per_atom_mean_eV": e.mean(), "energy_per_atom_std_eV": e.std(),
+        "force_rms_eV_A": np.sqrt((f**2).mean()), "force_max_eV_A": np.abs(f).max(),
+        "temperature_mean_K": temps.mean(), "temperature_std_K": temps.std(),
+        "pressure_mean_bar": np.mean(press) if press else float("nan"),
+        "pressure_std_bar": np.std(press) if press else float("nan"),
+        "OH_bond_min_A": oh.min(), "OH_bond_mean_A": oh.mean(), "OH_bond_max_A": oh.max(),
+        "H_nearer_to_other_O": transfers,
+        "file_MB": path.stat().st_size / 1e6,
+    }
+    for k, v in stats.items():
+        print(f"{k:28s} {v:.6g}" if isinstance(v, float) else f"{k:28s} {v}")
+    return stats
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.summary:
+        summarize(args.output)
+        return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     from ase.io import write
     from ase.md.langevin import Langevin

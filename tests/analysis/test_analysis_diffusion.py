@@ -19,11 +19,11 @@ def random_walk(d_a2ps, dt_fs, n_frames, n_atoms, seed):
 
 
 def test_fft_msd_matches_brute_force():
-    x = np.random.default_rng(0).normal(size=(60, 5, 3)).cumsum(axis=0)
+    x = np.random.default_rng(0).normal(size=(60, 150, 3)).cumsum(axis=0)  # > one FFT chunk
     brute = np.array([np.mean(np.sum((x[k:] - x[: len(x) - k]) ** 2, axis=2)) for k in range(60)])
     np.testing.assert_allclose(msd(x), brute, rtol=1e-9, atol=1e-9)
     per = msd(x, per_particle=True)
-    assert per.shape == (60, 5)
+    assert per.shape == (60, 150)
     np.testing.assert_allclose(per.mean(axis=1), brute, rtol=1e-9, atol=1e-9)
 
 

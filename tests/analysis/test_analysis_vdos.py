@@ -29,8 +29,8 @@ def test_vacf_is_cosine():
 
 def test_vacf_matches_direct_sum():
     rng = np.random.default_rng(3)
-    v = rng.normal(size=(50, 4, 3))
-    m = rng.uniform(1, 16, size=4)
+    v = rng.normal(size=(50, 200, 3))  # > one 128-atom FFT chunk
+    m = rng.uniform(1, 16, size=200)
     direct = np.array([np.mean(np.einsum("tai,tai,a->t", v[: 50 - k], v[k:], m)) / m.sum()
                        for k in range(20)])
     np.testing.assert_allclose(vacf(v, masses=m, max_lag=19, normalize=False), direct, rtol=1e-10)
