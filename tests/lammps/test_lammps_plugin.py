@@ -384,3 +384,54 @@ def test_cli_write_input_and_print_path(lammps_plugin, lmp_deploy, tmp_path, cap
     capsys.readouterr()
     main(["build-lammps-plugin", "--print-path"])
     assert capsys.readouterr().out.strip() == str(lammps_plugin)
+
+
+# ----------------------------------------------------------------------------- real deploy
+
+
+@pytest.fixture(scope="session")
+def deployed_lammps(tmp_path_factory, trained_multiscale):
+    """The project's trained multiscale fixture split and compiled for pair_allegro."""
+    from nequip_mts.deploy.split import deploy
+
+    checkpoint, _ = trained_multiscale
+    out = tmp_path_factory.mktemp("deployed_lammps")
+    deploy(checkpoint, out, target="pair_allegro")
+    return out
+
+
+def test_deployed_multiscale_sum_equals_parts(lammps_plugin, deployed_lammps, deployed_ase, tmp_path):
+    """nequip-mts-deploy --target pair_allegro output: in LAMMPS the sum model equals the
+    overlay of its fast and slow parts, and matches the ASE calculator of the sum."""
+    from nequip_mts.lammps.inputs import read_deploy, write_data_file
+    from nequip_mts.lammps.toy import make_emt_alloy
+
+    meta, meta_a = read_deploy(deployed_lammps), _meta(deployed_ase)
+    assert set(meta) >= {"fast", "slow", "sum"}
+    names = " ".join(meta["type_names"])
+    atoms = make_emt_alloy(size=2, species=("Cu", "Au"), seed=4, rattle=0.05)
+    write_data_file(atoms, tmp_path / "s.data", meta["type_names"])
+    result = {}
+    for label, pair in (
+        ("sum", f"pair_style allegro/mts\npair_coeff * * {meta['sum']['path']} {names}\n"),
+        (
+            "overlay",
+            "pair_style hybrid/overlay allegro/mts allegro/mts\n"
+            f"pair_coeff * * allegro/mts 1 {meta['fast']['path']} {names}\n"
+            f"pair_coeff * * allegro/mts 2 {meta['slow']['path']} {names}\n",
+        ),
+    ):
+        wd = tmp_path / label
+        wd.mkdir()
+        text = header("../s.data", lammps_plugin) + pair + (
+            "dump d all custom 1 f.dump id fx fy fz\ndump_modify d sort id format float %.15g\n"
+            "thermo_style custom step pe\nthermo_modify format float %.15g\nrun 0\n"
+        )
+        _, out = run_lmp(text, wd)
+        frame = read_dump(wd / "f.dump")[0]
+        result[label] = (thermo_table(out)["PotEng"][0], np.stack([frame["fx"], frame["fy"], frame["fz"]], 1))
+    e_ase, f_ase, _ = _evaluate(atoms, _ase_calc(meta_a["sum"]["path"]))
+    assert abs(result["sum"][0] - result["overlay"][0]) < 1e-5 * len(atoms)
+    assert np.abs(result["sum"][1] - result["overlay"][1]).max() < 1e-4
+    assert abs(result["sum"][0] - e_ase) < 1e-4 * len(atoms)
+    assert np.abs(result["sum"][1] - f_ase).max() < 1e-4
