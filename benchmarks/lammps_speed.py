@@ -214,8 +214,17 @@ def main(argv=None):
         cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     except Exception:
         pass
+    def _show(a):
+        # no machine paths in the results: repo-relative, else just the file name
+        a = str(a)
+        if a.startswith(str(ROOT)):
+            return os.path.relpath(a, ROOT)
+        if os.path.isabs(a):
+            return f"<{Path(a).name}>"
+        return a
+
     cmdline = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lammps_speed.py " + " ".join(
-        str(a) if not str(a).startswith(str(ROOT)) else os.path.relpath(a, ROOT) for a in (argv or sys.argv[1:])
+        _show(a) for a in (argv or sys.argv[1:])
     )
     label = args.label or (f"EMT Cu/Au stand-in multiscale model" if args.emt else f"{deploy_dir.name}")
     lines = [

@@ -81,6 +81,9 @@ PairAllegroMTS::PairAllegroMTS(LAMMPS *lmp) : Pair(lmp)
   cutoff_max = 0.0;
   cutsq_type = nullptr;
   verbose = false;
+  use_trimmed = false;
+  trimmed_at = -1;
+  trimmed_from = nullptr;
   for (double &v : res_virial) v = 0.0;
 }
 
@@ -296,6 +299,8 @@ void PairAllegroMTS::init_style()
   // below only saves list-building work on LAMMPS versions that honour it.
   auto req = neighbor->add_request(this, NeighConst::REQ_FULL);
   req->set_cutoff(cutoff_max);
+  trimmed_at = -1;
+  trimmed_from = nullptr;
   if (verbose) utils::logmesg(lmp, "allegro/mts[{}]: neighbour request cutoff {} (+ skin {})\n", model_path, cutoff_max, neighbor->skin);
 }
 
@@ -358,6 +363,65 @@ void PairAllegroMTS::run_model(int nnodes, int nedges)
   std::copy(v.data_ptr<double>(), v.data_ptr<double>() + 9, res_virial);
 }
 
+/* ----------------------------------------------------------------------
+   keep the pairs of LAMMPS' list that were within (own cutoff + skin) when
+   LAMMPS built it.  Trimming happens at the first call after a build, when
+   atoms may already have moved by up to `shift` (at most one r-RESPA inner
+   step), so the threshold is widened by 2*shift.  The result is then valid
+   until the next rebuild for the same reason LAMMPS' own list is.
+------------------------------------------------------------------------- */
+
+void PairAllegroMTS::trim_list()
+{
+  double **x = atom->x;
+  int *type = atom->type;
+  const int inum = list->inum;
+  const int *ilist = list->ilist;
+  const double skin = neighbor->skin;
+  const int ntypes = atom->ntypes;
+
+  // largest displacement since the build (LAMMPS keeps the build positions
+  // of local atoms; ghosts move with their owners, possibly on other ranks)
+  double shiftsq = 0.0;
+  double **xhold = neighbor->get_xhold();
+  for (int i = 0; i < atom->nlocal; ++i) {
+    const double dx = x[i][0] - xhold[i][0], dy = x[i][1] - xhold[i][1], dz = x[i][2] - xhold[i][2];
+    shiftsq = std::max(shiftsq, dx * dx + dy * dy + dz * dz);
+  }
+  double shiftsq_all = 0.0;
+  MPI_Allreduce(&shiftsq, &shiftsq_all, 1, MPI_DOUBLE, MPI_MAX, world);
+  const double margin = skin + 2.0 * std::sqrt(shiftsq_all);
+
+  std::vector<double> reachsq((size_t) (ntypes + 1) * (ntypes + 1), -1.0);
+  for (int i = 1; i <= ntypes; ++i)
+    for (int j = 1; j <= ntypes; ++j)
+      if (setflag[i][j] || setflag[j][i]) {
+        const double r = std::sqrt(cutsq_type[i][j]) + margin;
+        reachsq[(size_t) i * (ntypes + 1) + j] = r * r;
+      }
+
+  trim_offset.assign(inum + 1, 0);
+  trim_neigh.clear();
+  for (int ii = 0; ii < inum; ++ii) {
+    const int i = ilist[ii];
+    trim_offset[ii] = (int) trim_neigh.size();
+    const int itype = type[i];
+    if (type_map[itype] >= 0) {
+      const int *jlist = list->firstneigh[i];
+      const int jnum = list->numneigh[i];
+      for (int jj = 0; jj < jnum; ++jj) {
+        const int j = jlist[jj] & NEIGHMASK;
+        const double dx = x[i][0] - x[j][0], dy = x[i][1] - x[j][1], dz = x[i][2] - x[j][2];
+        if (dx * dx + dy * dy + dz * dz <= reachsq[(size_t) itype * (ntypes + 1) + type[j]])
+          trim_neigh.push_back(j);
+      }
+    }
+  }
+  trim_offset[inum] = (int) trim_neigh.size();
+  trimmed_at = neighbor->ncalls;
+  trimmed_from = list;
+}
+
 /* ---------------------------------------------------------------------- */
 
 void PairAllegroMTS::compute(int eflag, int vflag)
@@ -375,6 +439,15 @@ void PairAllegroMTS::compute(int eflag, int vflag)
   int *ilist = list->ilist;
   int *numneigh = list->numneigh;
   int **firstneigh = list->firstneigh;
+
+  // LAMMPS may hand us a list built for a longer cutoff (hybrid/overlay with a
+  // longer-ranged sub-style): trim it once per rebuild.  The decision uses
+  // only global quantities: trim_list() is collective (one MPI_Allreduce).
+  use_trimmed = neighbor->dist_check && neighbor->cutneighmax > cutoff_max + neighbor->skin + 1.0e-8;
+  if (use_trimmed && (trimmed_at != neighbor->ncalls || trimmed_from != list)) trim_list();
+  if (use_trimmed && (int) trim_offset.size() != inum + 1)
+    error->one(FLERR, "pair allegro/mts: trimmed neighbour list out of date (internal error)");
+
   if (inum == 0) return;
 
   // ---- build the compact graph: centres first, then every atom (local
@@ -399,8 +472,8 @@ void PairAllegroMTS::compute(int eflag, int vflag)
     if (type_map[itype] < 0) continue;
     const int ni = node_of_atom[i];
     const double xi = x[i][0], yi = x[i][1], zi = x[i][2];
-    const int *jlist = firstneigh[i];
-    const int jnum = numneigh[i];
+    const int *jlist = use_trimmed ? trim_neigh.data() + trim_offset[ii] : firstneigh[i];
+    const int jnum = use_trimmed ? trim_offset[ii + 1] - trim_offset[ii] : numneigh[i];
     for (int jj = 0; jj < jnum; ++jj) {
       const int j = jlist[jj] & NEIGHMASK;
       const int jtype = type[j];
@@ -458,7 +531,10 @@ void PairAllegroMTS::compute(int eflag, int vflag)
 
   if (verbose) {
     bigint listed = 0;
-    for (int ii = 0; ii < inum; ++ii) listed += numneigh[ilist[ii]];
+    if (use_trimmed)
+      listed = trim_neigh.size();
+    else
+      for (int ii = 0; ii < inum; ++ii) listed += numneigh[ilist[ii]];
     utils::logmesg(lmp, "allegro/mts[{}] rank {} step {}: {} centres, {} nodes, {} edges, {} list entries\n",
                    model_path, comm->me, update->ntimestep, ncentres, nnodes, nedges, listed);
   }

@@ -52,6 +52,7 @@ class PairAllegroMTS : public Pair {
   void allocate();
   void load_model(const std::string &path);
   void run_model(int nnodes, int nedges);
+  void trim_list();
 
   std::unique_ptr<torch::inductor::AOTIModelPackageLoader> model;
   std::string model_path;
@@ -66,6 +67,14 @@ class PairAllegroMTS : public Pair {
   std::vector<int> type_map;                // LAMMPS type (1-based) -> model type, -1 = NULL
 
   bool verbose;
+
+  // this instance's own neighbour list, trimmed from LAMMPS' list at
+  // (own cutoff + skin) whenever LAMMPS rebuilds its lists
+  bool use_trimmed;
+  bigint trimmed_at;                  // Neighbor::ncalls when trimmed
+  class NeighList *trimmed_from;
+  std::vector<int> trim_offset;       // per ilist entry, into trim_neigh
+  std::vector<int> trim_neigh;
 
   // per-call scratch, kept to avoid reallocations
   std::vector<int> node_of_atom;    // LAMMPS atom index -> model node (-1 if absent)
