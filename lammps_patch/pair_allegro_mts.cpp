@@ -22,6 +22,7 @@
 #include "memory.h"
 #include "neigh_list.h"
 #include "neighbor.h"
+#include "platform.h"
 #include "update.h"
 #include "utils.h"
 
@@ -31,11 +32,17 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 using namespace LAMMPS_NS;
 
@@ -54,6 +61,31 @@ std::string join(const std::vector<std::string> &v)
   std::string out;
   for (size_t i = 0; i < v.size(); ++i) out += (i ? " " : "") + v[i];
   return out;
+}
+
+// Keep freed model buffers in the process instead of handing them back to the
+// kernel after every call.  The fast and slow models allocate their (large)
+// intermediates anew on each call; with glibc's defaults, memory released by
+// one model is unmapped or trimmed and the next call page-faults it back in.
+// Measured on 1152 water atoms: r-RESPA K=4 1.55 s instead of 2.06 s for 6
+// outer steps, verlet with the slow model 10% faster.  Process-wide and applied
+// once; skipped when the user tunes glibc through MALLOC_* variables.
+bool tune_malloc()
+{
+#if defined(__GLIBC__)
+  static bool done = false;
+  if (done) return true;
+  done = true;
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_") ||
+      std::getenv("MALLOC_TOP_PAD_"))
+    return false;
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  mallopt(M_TOP_PAD, 256 * 1024 * 1024);
+  return true;
+#else
+  return false;
+#endif
 }
 
 bool ends_with(const std::string &s, const std::string &suffix)
@@ -116,22 +148,31 @@ void PairAllegroMTS::allocate()
 }
 
 /* ----------------------------------------------------------------------
-   pair_style allegro/mts [verbose yes|no]
+   pair_style allegro/mts [verbose yes|no] [malloc_tuning yes|no]
 ------------------------------------------------------------------------- */
 
 void PairAllegroMTS::settings(int narg, char **arg)
 {
+  bool malloc_tuning = true;
   int iarg = 0;
   while (iarg < narg) {
-    if (strcmp(arg[iarg], "verbose") == 0) {
-      if (iarg + 2 > narg) utils::missing_cmd_args(FLERR, "pair_style allegro/mts verbose", error);
-      verbose = utils::logical(FLERR, arg[iarg + 1], false, lmp) != 0;
+    if (strcmp(arg[iarg], "verbose") == 0 || strcmp(arg[iarg], "malloc_tuning") == 0) {
+      if (iarg + 2 > narg) utils::missing_cmd_args(FLERR, std::string("pair_style allegro/mts ") + arg[iarg], error);
+      const bool flag = utils::logical(FLERR, arg[iarg + 1], false, lmp) != 0;
+      if (arg[iarg][0] == 'v')
+        verbose = flag;
+      else
+        malloc_tuning = flag;
       iarg += 2;
     } else {
-      error->all(FLERR, "Unknown pair_style allegro/mts keyword: {} (usage: pair_style allegro/mts [verbose yes|no])",
+      error->all(FLERR,
+                 "Unknown pair_style allegro/mts keyword: {} "
+                 "(usage: pair_style allegro/mts [verbose yes|no] [malloc_tuning yes|no])",
                  arg[iarg]);
     }
   }
+  if (malloc_tuning && tune_malloc() && verbose)
+    utils::logmesg(lmp, "allegro/mts: glibc malloc set to keep freed memory (malloc_tuning yes)\n");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -502,7 +543,9 @@ void PairAllegroMTS::compute(int eflag, int vflag)
     node_type[k] = type_map[type[a]];
   }
 
+  const double t_model0 = platform::walltime();
   run_model(nnodes, nedges);
+  const double t_model = platform::walltime() - t_model0;
 
   // ---- scatter results back
   for (int k = 0; k < nnodes; ++k) {
@@ -535,7 +578,9 @@ void PairAllegroMTS::compute(int eflag, int vflag)
       listed = trim_neigh.size();
     else
       for (int ii = 0; ii < inum; ++ii) listed += numneigh[ilist[ii]];
-    utils::logmesg(lmp, "allegro/mts[{}] rank {} step {}: {} centres, {} nodes, {} edges, {} list entries\n",
-                   model_path, comm->me, update->ntimestep, ncentres, nnodes, nedges, listed);
+    utils::logmesg(lmp,
+                   "allegro/mts[{}] rank {} step {}: {} centres, {} nodes, {} edges, {} list entries, "
+                   "model {:.2f} ms\n",
+                   model_path, comm->me, update->ntimestep, ncentres, nnodes, nedges, listed, 1e3 * t_model);
   }
 }
