@@ -439,3 +439,17 @@ def test_deployed_multiscale_sum_equals_parts(lammps_plugin, deployed_lammps, de
     assert np.abs(result["sum"][1] - result["overlay"][1]).max() < 1e-4
     assert abs(result["sum"][0] - e_ase) < 1e-4 * len(atoms)
     assert np.abs(result["sum"][1] - f_ase).max() < 1e-4
+
+
+def test_pair_style_keywords(lammps_plugin, lmp_deploy, tmp_path):
+    from nequip_mts.lammps.inputs import write_data_file
+
+    meta = _meta(lmp_deploy)
+    out = _error_run(tmp_path, lammps_plugin, meta, "pair_style allegro/mts bogus yes\n")
+    assert "Unknown pair_style allegro/mts keyword: bogus" in out
+    write_data_file(_structure(size=2), tmp_path / "ok" / "s.data", meta["type_names"])
+    text = header("s.data", lammps_plugin) + (
+        f"pair_style allegro/mts malloc_tuning no verbose yes\npair_coeff * * {meta['fast']['path']} Cu Ag\nrun 0\n"
+    )
+    _, out = run_lmp(text, tmp_path / "ok")
+    assert "model" in out and "ms" in out and "malloc set" not in out
