@@ -1,30 +1,14 @@
 """Session fixtures shared by the end-to-end tests: a multiscale model trained with
 ``nequip-train`` on EMT data, and its compiled parts from ``nequip-mts-deploy``."""
 
-import os
 import pathlib
-import subprocess
 import sys
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-R_FAST, R_SLOW = 3.0, 4.5
-EMT_TYPE_NAMES = ["Au", "Cu"]
-
-
-def _bin(name):
-    return str(pathlib.Path(sys.executable).parent / name)
-
-
-def run_command(args, cwd, timeout=1200):
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise AssertionError(f"{args[0]} failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
-    return proc
+from e2e_helpers import EMT_TYPE_NAMES, R_FAST, R_SLOW, ROOT, _bin, run_command  # noqa: E402
 
 
 @pytest.fixture(scope="session")

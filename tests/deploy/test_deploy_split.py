@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from ase.io import read
 
-from conftest import ROOT, R_FAST, R_SLOW, _bin, run_command
+from e2e_helpers import ROOT, R_FAST, R_SLOW, _bin, run_command
 
 pytestmark = pytest.mark.slow
 
