@@ -1,0 +1,34 @@
+"""Run MTS Langevin MD in ASE with the bundled multiscale water model.
+
+    OMP_NUM_THREADS=1 .venv/bin/python examples/ase_mts_quickstart.py
+
+0.5 fs inner step, K = 6 (3 fs outer step), 350 K, on the bundled 96-atom
+GFN1-xTB water box; logs time (fs), energies (eV) and temperature (K) every outer
+step and writes a trajectory.
+"""
+
+import pathlib
+
+from ase import units
+from ase.io import read
+
+from nequip_mts.md import LangevinRESPA, MTSCalculator
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+atoms = read(ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz", index=0)
+# a trained checkpoint or package, evaluated eagerly; use MTSCalculator.from_deployed("deployed/")
+# for the compiled models written by nequip-mts-deploy
+atoms.calc = MTSCalculator.from_checkpoint(ROOT / "benchmarks" / "models" / "water_multiscale.nequip.zip")
+dyn = LangevinRESPA(
+    atoms,
+    timestep=3.0 * units.fs,  # outer step
+    inner_steps=6,  # fast steps per outer step: 0.5 fs inner step
+    temperature_K=350,
+    friction=0.01 / units.fs,
+    rng=0,
+    logfile="-",
+    trajectory="quickstart.traj",
+)
+dyn.run(20)
+print(f"ran {dyn.nsteps} outer steps ({dyn.get_time() / units.fs:.0f} fs); T = {atoms.get_temperature():.0f} K")
