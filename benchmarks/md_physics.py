@@ -88,10 +88,13 @@ def main(argv=None):
 
     RUNS.mkdir(exist_ok=True)
     runs = {}
-    for label in ("baseline", "MTS"):
+    # control: the multiscale sum at a single 0.5 fs step, so that MTS-vs-control isolates
+    # the integrator from the difference between the two trained models
+    sum_calc = NequIPCalculator._from_saved_model(str(MODELS / "water_multiscale.nequip.zip"), device="cpu")
+    for label in ("baseline", "MTS", "control"):
         atoms = start_atoms.copy()
-        atoms.calc = baseline_calc if label == "baseline" else mts_calc
-        if label == "baseline":
+        atoms.calc = {"baseline": baseline_calc, "MTS": mts_calc, "control": sum_calc}[label]
+        if label in ("baseline", "control"):
             make = lambda taut, seed: (Bussi(atoms, inner, TEMPERATURE_K, taut, rng=np.random.default_rng(seed)), INNER_FS)  # noqa: E731
         else:
             make = lambda taut, seed: (BussiRESPA(atoms, inner * K_NVT, K_NVT, temperature_K=TEMPERATURE_K, taut=taut, rng=seed), INNER_FS * K_NVT)  # noqa: E731
@@ -106,6 +109,7 @@ def main(argv=None):
 
     # --- structure and dynamics
     rdfs = {label: partial_rdfs(r["frames"], rmax=6.0, nbins=120) for label, r in runs.items()}
+    control_diff = rdf_max_abs_diff(rdfs["control"][1], rdfs["MTS"][1], r=rdfs["MTS"][0], rmin=1.7)
     rdf_diff = rdf_max_abs_diff(rdfs["baseline"][1], rdfs["MTS"][1])
     # intermolecular range: beyond the sharp intramolecular O-H (~1 A) and H-H (~1.5 A) peaks
     rdf_diff_inter = rdf_max_abs_diff(rdfs["baseline"][1], rdfs["MTS"][1], r=rdfs["MTS"][0], rmin=1.7)
@@ -155,22 +159,25 @@ def main(argv=None):
         f"{args.equilibration_ps} ps equilibration; {args.production_ps} ps production each; frames every {FRAME_FS} fs.  ",
         f"Baseline: single Allegro model, 0.5 fs. MTS: multiscale model, 0.5 fs inner step x K={K_NVT} (3 fs outer).",
         "",
-        "| observable | baseline | MTS | difference |",
-        "|---|---|---|---|",
+        "Control: the multiscale model's sum at a single 0.5 fs step (same model as MTS, other integrator).",
+        "",
+        "| observable | baseline | MTS | difference (MTS - baseline) | control (sum, 0.5 fs) | MTS - control |",
+        "|---|---|---|---|---|---|",
     ]
     for pair, d in sorted(rdf_diff.items()):
         lines.append(
             f"| RDF g_{pair} max abs diff: all r / r > 1.7 A | baseline half vs half: "
-            f"{rdf_noise[pair]:.3f} / {rdf_noise_inter[pair]:.3f} | | {d:.3f} / {rdf_diff_inter[pair]:.3f} |"
+            f"{rdf_noise[pair]:.3f} / {rdf_noise_inter[pair]:.3f} | | {d:.3f} / {rdf_diff_inter[pair]:.3f} | | r > 1.7 A: {control_diff[pair]:.3f} |"
         )
     for band, (lo, hi) in {"O-H stretch peak (cm^-1)": (2800, 4200), "H-O-H bend peak (cm^-1)": (1300, 1900)}.items():
-        b, m = (band_peak(*vdos[k], lo, hi) for k in ("baseline", "MTS"))
-        lines.append(f"| VDOS {band} | {b:.0f} | {m:.0f} | {m - b:+.0f} |")
-    db, dm = diff["baseline"], diff["MTS"]
+        b, m, c = (band_peak(*vdos[k], lo, hi) for k in ("baseline", "MTS", "control"))
+        lines.append(f"| VDOS {band} | {b:.0f} | {m:.0f} | {m - b:+.0f} | {c:.0f} | {m - c:+.0f} |")
+    db, dm, dc = diff["baseline"], diff["MTS"], diff["control"]
     lines.append(
         f"| O self-diffusion (1e-5 cm^2/s) | {db.D_cgs:.2f} +/- {db.D_err_cgs:.2f} | "
         f"{dm.D_cgs:.2f} +/- {dm.D_err_cgs:.2f} | "
-        f"{dm.D_cgs - db.D_cgs:+.2f} ({abs(dm.D - db.D) / np.hypot(db.D_err, dm.D_err):.1f} sigma) |"
+        f"{dm.D_cgs - db.D_cgs:+.2f} ({abs(dm.D - db.D) / np.hypot(db.D_err, dm.D_err):.1f} sigma) | "
+        f"{dc.D_cgs:.2f} +/- {dc.D_err_cgs:.2f} | {dm.D_cgs - dc.D_cgs:+.2f} ({abs(dm.D - dc.D) / np.hypot(dc.D_err, dm.D_err):.1f} sigma) |"
     )
     def longest_bond(frames):
         # longest distance from each H to its nearest O: > ~1.3 A means a broken bond
@@ -184,10 +191,29 @@ def main(argv=None):
 
     lines.append(
         f"| longest H-to-nearest-O distance seen (A) | {longest_bond(runs['baseline']['frames']):.2f} | "
-        f"{longest_bond(runs['MTS']['frames']):.2f} | |"
+        f"{longest_bond(runs['MTS']['frames']):.2f} | | {longest_bond(runs['control']['frames']):.2f} | |"
     )
-    lines.append(f"| mean T (K) | {np.mean([f.get_temperature() for f in runs['baseline']['frames']]):.1f} | {np.mean([f.get_temperature() for f in runs['MTS']['frames']]):.1f} | |")
-    lines.append(f"| NVT wall time (s) | {runs['baseline']['wall']:.0f} | {runs['MTS']['wall']:.0f} | {runs['baseline']['wall'] / runs['MTS']['wall']:.2f}x |")
+
+    def collapsed(frames):
+        # frames with an H-H distance below 1.0 A: a collapsed molecule, outside the training data
+        count = 0
+        for f in frames:
+            h = f.numbers == 1
+            d = f.get_all_distances(mic=True)[np.ix_(h, h)]
+            count += bool((d[np.triu_indices(h.sum(), 1)] < 1.0).any())
+        return f"{count}/{len(frames)}"
+
+    lines.append(
+        f"| frames with H-H < 1.0 A (model defect) | {collapsed(runs['baseline']['frames'])} | "
+        f"{collapsed(runs['MTS']['frames'])} | | {collapsed(runs['control']['frames'])} | |"
+    )
+    mean_t = {k: np.mean([f.get_temperature() for f in r["frames"]]) for k, r in runs.items()}
+    lines.append(f"| mean T (K) | {mean_t['baseline']:.1f} | {mean_t['MTS']:.1f} | | {mean_t['control']:.1f} | |")
+    lines.append(
+        f"| NVT wall time (s) | {runs['baseline']['wall']:.0f} | {runs['MTS']['wall']:.0f} | "
+        f"{runs['baseline']['wall'] / runs['MTS']['wall']:.2f}x | {runs['control']['wall']:.0f} | "
+        f"{runs['control']['wall'] / runs['MTS']['wall']:.2f}x |"
+    )
     lines += ["", f"NVE drift of the conserved energy ({args.nve_ps} ps from the state after equilibration with the baseline, linear fit):", "",
               "| integrator | step (fs) | drift (meV/atom/ps) |", "|---|---|---|"]
     b = drift["baseline"]
