@@ -205,6 +205,8 @@ def summarize(path: Path) -> dict:
     from ase.io import read
 
     frames = read(path, index=":")
+    n_distorted = sum(f.info.get("config_type") == "distorted" for f in frames)
+    frames = [f for f in frames if f.info.get("config_type", "md") == "md"]  # the MD frames
     n = len(frames[0])
     e = np.array([f.get_potential_energy() for f in frames]) / n
     f = np.concatenate([f.get_forces() for f in frames])
@@ -221,7 +223,7 @@ def summarize(path: Path) -> dict:
     press = [-fr.get_stress()[:3].mean() / units.bar for fr in frames
              if "stress" in fr.calc.results]
     stats = {
-        "frames": len(frames), "atoms": n,
+        "frames": len(frames), "distorted_frames": n_distorted, "atoms": n,
         "has_stress": all("stress" in fr.calc.results for fr in frames),
         "energy_per_atom_mean_eV": e.mean(), "energy_per_atom_std_eV": e.std(),
         "force_rms_eV_A": np.sqrt((f**2).mean()), "force_max_eV_A": np.abs(f).max(),
@@ -256,6 +258,9 @@ def main(argv=None) -> int:
     LOG.info("OMP_NUM_THREADS=%s  settings: %s", os.environ.get("OMP_NUM_THREADS"), vars(args))
 
     if args.resume and not work.exists() and out.exists():
+        if "config_type=distorted" in gzip.open(out, "rt").read():
+            raise SystemExit(f"{out} already holds augment_water_data.py frames; extend the MD "
+                             "data first (from a copy without them), then augment again")
         # extend a finished dataset: start again from its decompressed frames
         with gzip.open(out, "rb") as src, open(work, "wb") as dst:
             shutil.copyfileobj(src, dst)

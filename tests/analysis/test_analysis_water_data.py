@@ -13,7 +13,8 @@ DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "water_gfn1
 
 @pytest.mark.skipif(not DATA.exists(), reason="dataset not generated")
 def test_water_dataset_structure():
-    frames = load_frames(DATA, index="::40")
+    frames = [f for f in load_frames(DATA, index="::20") if f.info["config_type"] == "md"]
+    assert len(frames) >= 20
     assert all(len(f) == 96 and f.pbc.all() for f in frames)
     for f in frames:
         assert set(f.calc.results) >= {"energy", "forces", "stress"}
@@ -27,3 +28,25 @@ def test_water_dataset_structure():
     # liquid: first O-O shell between 2.6 and 3.0 Å
     r_oo, _ = first_peak(r, g["OO"], rmin=2.3)
     assert 2.6 < r_oo < 3.0
+
+
+@pytest.mark.skipif(not DATA.exists(), reason="dataset not generated")
+def test_distorted_frames_cover_short_hh_distances():
+    # the augmentation exists to put reference data below the thermal H-H range
+    frames = load_frames(DATA, index="::5")
+    md = [f for f in frames if f.info["config_type"] == "md"]
+    distorted = [f for f in frames if f.info["config_type"] == "distorted"]
+    assert len(md) >= 80 and len(distorted) >= 20
+
+    def min_hh(f):
+        h = np.flatnonzero(f.numbers == 1)
+        d = f.get_all_distances(mic=True)[np.ix_(h, h)]
+        return d[np.triu_indices(len(h), 1)].min()
+
+    closest_md = min(min_hh(f) for f in md)
+    assert closest_md > 1.2
+    assert np.median([min_hh(f) for f in distorted]) < closest_md
+    assert min(min_hh(f) for f in distorted) < 1.0
+    e_md = np.mean([f.get_potential_energy() for f in md])
+    assert all(f.get_potential_energy() > e_md for f in distorted)
+    assert all(set(f.calc.results) >= {"energy", "forces", "stress"} for f in distorted)
