@@ -88,7 +88,8 @@ def MultiscaleModel(
         ``allegro.model.AllegroModel`` or ``nequip.model.NequIPGNNModel``. ``seed``,
         ``model_dtype`` and ``type_names`` are inherited when not given. The fast
         cutoff ``r_max`` must be smaller than the slow one. Per-type energy shifts
-        belong to the fast part only.
+        and pair potentials (e.g. ``nequip.nn.pair_potential.ZBL``) belong to the
+        fast part only.
     seed : int
         Seed of the fast part; the slow part uses ``seed + 1`` unless it sets its own.
     model_dtype : str
@@ -129,6 +130,14 @@ def MultiscaleModel(
             "live in the fast part only (else E0 is counted twice, and the fast part "
             "alone must fit absolute energies in stage 1). Remove "
             "`slow.per_type_energy_shifts`."
+        )
+
+    if slow_cfg.get("pair_potential") is not None:
+        raise MultiscaleConfigError(
+            "multiscale model: `slow.pair_potential` is set; a pair potential such as "
+            "ZBL is a stiff short-range term and must live in the fast part (it would "
+            "be integrated with the outer time step in the slow part). Move it to "
+            "`fast.pair_potential`."
         )
 
     fast_model = _build_part(fast_cfg)

@@ -44,3 +44,8 @@ def test_baseline_matches_the_slow_part_of_the_multiscale_model():
         "file_path": multi["data"]["split_dataset"]["file_path"]
     }
     assert multi["max_epochs"] == base["max_epochs"] and multi["seed"] == base["seed"]
+    # the same ZBL core prior in the baseline and in the fast part, none in the slow part
+    fast = multi["training_module"]["model"]["fast"]
+    assert single["pair_potential"]["_target_"].endswith(".ZBL")
+    assert single["pair_potential"] == fast["pair_potential"]
+    assert "pair_potential" not in slow

@@ -1,5 +1,6 @@
 """The composite model: E = E_fast + E_slow, zero-initialised slow part, config errors."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -11,6 +12,7 @@ from nequip_mts.nn import FAST_ENERGY_KEY, FAST_FORCES_KEY, SLOW_ENERGY_KEY, SLO
 from small_models import TYPE_NAMES, allegro_config, alloy_graph, nequip_config
 
 R_FAST, R_SLOW = 3.0, 4.5
+ZBL = dict(_target_="nequip.nn.pair_potential.ZBL", units="metal", chemical_species=TYPE_NAMES)
 E, F, S = AtomicDataDict.TOTAL_ENERGY_KEY, AtomicDataDict.FORCE_KEY, AtomicDataDict.STRESS_KEY
 
 
@@ -67,6 +69,35 @@ def test_sum_equals_standalone_parts(fast_cfg, slow_cfg):
     torch.testing.assert_close(total[SLOW_FORCES_KEY], slow[F], atol=1e-10, rtol=0)
 
 
+def test_zbl_in_the_fast_part_adds_the_analytic_pair_term():
+    # ZBL (as the repulsive core prior) lives in the fast part: the fast part with it
+    # minus the same fast part without it is the screened Coulomb energy of all pairs
+    shifts = {"Au": -1.0, "Cu": -2.0}
+    with_zbl = build(fast=allegro_config(R_FAST, per_type_energy_shifts=shifts, pair_potential=ZBL))
+    without = build(fast=allegro_config(R_FAST, per_type_energy_shifts=shifts))
+    graph = alloy_graph(R_SLOW, seed=3)
+    e_zbl = with_zbl["sole_model"](dict(graph))[E] - without["sole_model"](dict(graph))[E]
+
+    from ase.build import bulk
+    from ase.neighborlist import neighbor_list
+
+    atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 2, 2))
+    atoms.symbols[[0, 5, 9, 17, 30]] = "Au"
+    atoms.rattle(0.15, seed=3)
+    i, j, d = neighbor_list("ijd", atoms, R_FAST)
+    z = atoms.numbers
+    a = 0.46850 / (z[i] ** 0.23 + z[j] ** 0.23)
+    x = d / a
+    phi = (0.18175 * np.exp(-3.19980 * x) + 0.50986 * np.exp(-0.94229 * x)
+           + 0.28022 * np.exp(-0.40290 * x) + 0.02817 * np.exp(-0.20162 * x))
+    u = d / R_FAST  # nequip's polynomial envelope, p = 6
+    envelope = 1 - 28 * u**6 + 48 * u**7 - 21 * u**8
+    pair = 14.399645 * z[i] * z[j] / d * phi * envelope
+    expected = 0.5 * pair.sum()  # each pair appears twice in the full list
+    assert expected > 1e-3
+    assert abs(e_zbl.item() - expected) < 1e-6 * max(1.0, expected)
+
+
 def test_fast_part_prunes_to_its_own_cutoff():
     models = build()
     seen = {}
@@ -110,8 +141,9 @@ def test_parts_share_parameters_and_carry_their_own_cutoff():
         ),
         (dict(slow=allegro_config(R_SLOW, per_type_energy_shifts=-1.0)), "fast part only"),
         (dict(fast=allegro_config(R_FAST, model_dtype="float32")), "dtype"),
+        (dict(slow=allegro_config(R_SLOW, pair_potential=ZBL)), "must live in the fast part"),
     ],
-    ids=["equal-cutoffs", "fast-longer", "type-names", "shifts-both", "shifts-slow", "dtype"],
+    ids=["equal-cutoffs", "fast-longer", "type-names", "shifts-both", "shifts-slow", "dtype", "zbl-slow"],
 )
 def test_inconsistent_configs_fail_at_build_time(kwargs, message):
     with pytest.raises(MultiscaleConfigError, match=message):
