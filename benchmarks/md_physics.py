@@ -1,6 +1,6 @@
 """Physics of MTS vs single-step MD on the bundled water models: RDFs, VDOS, diffusion, NVE drift.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/md_physics.py [--production-ps 3] [--nve-ps 1]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/md_physics.py [--production-ps 6] [--replicate 2 1 1] [--control]
 
 1. NVT (Bussi thermostat, 350 K, weak coupling) from the same start, after an
    equilibration: the baseline with a 0.5 fs step, MTS with a 0.5 fs inner step and
@@ -9,6 +9,12 @@
 2. NVE from the equilibrated state: the baseline at 0.5 fs and MTS with outer steps of
    1, 2, 3 and 4 fs (K = 2, 4, 6, 8); the drift of the conserved energy in
    meV/atom/ps from a linear fit.
+3. With ``--control``, the multiscale model's sum at a single 0.5 fs step as well: the
+   same model as MTS under the baseline's integrator, which separates the integrator's
+   effect from the difference between the two trained models.
+
+The start is the first dataset frame, replicated by ``--replicate`` with fresh
+Maxwell-Boltzmann velocities (identical copies would otherwise stay in step).
 
 Results go to benchmarks/results/md_physics.md and PNG plots beside it.
 """
@@ -63,6 +69,8 @@ def main(argv=None):
     parser.add_argument("--production-ps", type=float, default=6.0)
     parser.add_argument("--nve-ps", type=float, default=1.0)
     parser.add_argument("--nve-ks", type=int, nargs="+", default=[2, 4, 6, 8])
+    parser.add_argument("--replicate", type=int, nargs=3, default=[1, 1, 1], help="box repetitions")
+    parser.add_argument("--control", action="store_true", help="also run the multiscale sum at 0.5 fs")
     parser.add_argument("--out", type=pathlib.Path, default=RESULTS / "md_physics")
     args = parser.parse_args(argv)
 
@@ -79,7 +87,11 @@ def main(argv=None):
     from nequip_mts.analysis.vdos import band_peak, vdos_from_frames
     from nequip_mts.md import RESPA, BussiRESPA, MTSCalculator
 
-    start_atoms = read(DATA, index=0)
+    from ase.md.velocitydistribution import Stationary, thermalize_momenta
+
+    start_atoms = read(DATA, index=0).repeat(tuple(args.replicate))
+    thermalize_momenta(start_atoms, temperature_K=TEMPERATURE_K, rng=np.random.default_rng(0))
+    Stationary(start_atoms)
     n = len(start_atoms)
     baseline_calc = NequIPCalculator._from_saved_model(str(MODELS / "water_baseline.nequip.zip"), device="cpu")
     mts_calc = MTSCalculator.from_checkpoint(MODELS / "water_multiscale.nequip.zip")
@@ -91,7 +103,8 @@ def main(argv=None):
     # control: the multiscale sum at a single 0.5 fs step, so that MTS-vs-control isolates
     # the integrator from the difference between the two trained models
     sum_calc = NequIPCalculator._from_saved_model(str(MODELS / "water_multiscale.nequip.zip"), device="cpu")
-    for label in ("baseline", "MTS", "control"):
+    labels = ("baseline", "MTS", "control") if args.control else ("baseline", "MTS")
+    for label in labels:
         atoms = start_atoms.copy()
         atoms.calc = {"baseline": baseline_calc, "MTS": mts_calc, "control": sum_calc}[label]
         if label in ("baseline", "control"):
@@ -109,17 +122,26 @@ def main(argv=None):
 
     # --- structure and dynamics
     rdfs = {label: partial_rdfs(r["frames"], rmax=6.0, nbins=120) for label, r in runs.items()}
-    control_diff = rdf_max_abs_diff(rdfs["control"][1], rdfs["MTS"][1], r=rdfs["MTS"][0], rmin=1.7)
+    if args.control:
+        control_diff = rdf_max_abs_diff(rdfs["control"][1], rdfs["MTS"][1], r=rdfs["MTS"][0], rmin=1.7)
     rdf_diff = rdf_max_abs_diff(rdfs["baseline"][1], rdfs["MTS"][1])
     # intermolecular range: beyond the sharp intramolecular O-H (~1 A) and H-H (~1.5 A) peaks
     rdf_diff_inter = rdf_max_abs_diff(rdfs["baseline"][1], rdfs["MTS"][1], r=rdfs["MTS"][0], rmin=1.7)
-    # sampling-noise floor: the two halves of the baseline run against each other (each
-    # half has half the statistics, so this overestimates the full runs' noise by ~sqrt(2))
-    half = len(runs["baseline"]["frames"]) // 2
-    r_half, g_first = partial_rdfs(runs["baseline"]["frames"][:half], rmax=6.0, nbins=120)
-    _, g_second = partial_rdfs(runs["baseline"]["frames"][half:], rmax=6.0, nbins=120)
-    rdf_noise = rdf_max_abs_diff(g_first, g_second)
-    rdf_noise_inter = rdf_max_abs_diff(g_first, g_second, r=r_half, rmin=1.7)
+    # sampling noise of the comparison: each run's two halves against each other. A half
+    # has twice the variance of the full run and the difference of two independent
+    # samples twice that again, so the noise expected in "full run A - full run B" is
+    # the half-vs-half difference / sqrt(2); averaged over the two runs
+    def half_vs_half(frames, rmin):
+        half = len(frames) // 2
+        r, g1 = partial_rdfs(frames[:half], rmax=6.0, nbins=120)
+        _, g2 = partial_rdfs(frames[half:], rmax=6.0, nbins=120)
+        return rdf_max_abs_diff(g1, g2, r=r, rmin=rmin)
+
+    rdf_noise, rdf_noise_inter = {}, {}
+    for rmin, noise in ((0.0, rdf_noise), (1.7, rdf_noise_inter)):
+        halves = [half_vs_half(runs[label]["frames"], rmin) for label in ("baseline", "MTS")]
+        for pair in halves[0]:
+            noise[pair] = 0.5 * (halves[0][pair] + halves[1][pair]) / np.sqrt(2)
     vdos = {label: vdos_from_frames(r["frames"], FRAME_FS) for label, r in runs.items()}
     diff = {label: self_diffusion_from_frames(r["frames"], FRAME_FS) for label, r in runs.items()}
 
@@ -150,52 +172,24 @@ def main(argv=None):
         {"MTS r-RESPA (0.5 fs inner)": ([drift[k][0] for k in args.nve_ks], [drift[k][1].slope for k in args.nve_ks], [drift[k][1].stderr for k in args.nve_ks])},
         stem.with_name(stem.name + "_drift.png"), reference=drift["baseline"][1].slope,
     )
-    cmd = "OMP_NUM_THREADS={} .venv/bin/python benchmarks/md_physics.py {}".format(os.environ.get("OMP_NUM_THREADS", "?"), " ".join(sys.argv[1:])).strip()
-    lines = [
-        "# Physics: single-step baseline vs MTS (water, GFN1-xTB models)",
-        "",
-        f"Command: `{cmd}`  ",
-        f"System: bundled {n}-atom box (32 H2O), {TEMPERATURE_K:.0f} K, Bussi thermostat (taut 100 fs) after "
-        f"{args.equilibration_ps} ps equilibration; {args.production_ps} ps production each; frames every {FRAME_FS} fs.  ",
-        f"Baseline: single Allegro model, 0.5 fs. MTS: multiscale model, 0.5 fs inner step x K={K_NVT} (3 fs outer).",
-        "",
-        "Control: the multiscale model's sum at a single 0.5 fs step (same model as MTS, other integrator).",
-        "",
-        "| observable | baseline | MTS | difference (MTS - baseline) | control (sum, 0.5 fs) | MTS - control |",
-        "|---|---|---|---|---|---|",
-    ]
-    for pair, d in sorted(rdf_diff.items()):
-        lines.append(
-            f"| RDF g_{pair} max abs diff: all r / r > 1.7 A | baseline half vs half: "
-            f"{rdf_noise[pair]:.3f} / {rdf_noise_inter[pair]:.3f} | | {d:.3f} / {rdf_diff_inter[pair]:.3f} | | r > 1.7 A: {control_diff[pair]:.3f} |"
-        )
-    for band, (lo, hi) in {"O-H stretch peak (cm^-1)": (2800, 4200), "H-O-H bend peak (cm^-1)": (1300, 1900)}.items():
-        b, m, c = (band_peak(*vdos[k], lo, hi) for k in ("baseline", "MTS", "control"))
-        lines.append(f"| VDOS {band} | {b:.0f} | {m:.0f} | {m - b:+.0f} | {c:.0f} | {m - c:+.0f} |")
-    db, dm, dc = diff["baseline"], diff["MTS"], diff["control"]
-    lines.append(
-        f"| O self-diffusion (1e-5 cm^2/s) | {db.D_cgs:.2f} +/- {db.D_err_cgs:.2f} | "
-        f"{dm.D_cgs:.2f} +/- {dm.D_err_cgs:.2f} | "
-        f"{dm.D_cgs - db.D_cgs:+.2f} ({abs(dm.D - db.D) / np.hypot(db.D_err, dm.D_err):.1f} sigma) | "
-        f"{dc.D_cgs:.2f} +/- {dc.D_err_cgs:.2f} | {dm.D_cgs - dc.D_cgs:+.2f} ({abs(dm.D - dc.D) / np.hypot(dc.D_err, dm.D_err):.1f} sigma) |"
-    )
+    labels_cols = ["baseline", "MTS"] + (["control"] if args.control else [])
+
+    def row(name, values, diff="", control_diff=""):
+        cells = [name, *values, diff] + ([control_diff] if args.control else [])
+        return "| " + " | ".join(cells) + " |"
+
     def longest_bond(frames):
         # longest distance from each H to its nearest O: > ~1.3 A means a broken bond
         worst = 0.0
         for f in frames[::10]:
-            h = [i for i, z in enumerate(f.numbers) if z == 1]
-            o = [i for i, z in enumerate(f.numbers) if z == 8]
-            d = f.get_all_distances(mic=True)[np.ix_(h, o)].min(axis=1)
+            h = f.numbers == 1
+            d = f.get_all_distances(mic=True)[np.ix_(h, f.numbers == 8)].min(axis=1)
             worst = max(worst, float(d.max()))
         return worst
 
-    lines.append(
-        f"| longest H-to-nearest-O distance seen (A) | {longest_bond(runs['baseline']['frames']):.2f} | "
-        f"{longest_bond(runs['MTS']['frames']):.2f} | | {longest_bond(runs['control']['frames']):.2f} | |"
-    )
-
     def collapsed(frames):
-        # frames with an H-H distance below 1.0 A: a collapsed molecule, outside the training data
+        # frames with an H-H distance below 1.0 A: a collapsed molecule (the defect of
+        # models trained without the distorted frames)
         count = 0
         for f in frames:
             h = f.numbers == 1
@@ -203,17 +197,55 @@ def main(argv=None):
             count += bool((d[np.triu_indices(h.sum(), 1)] < 1.0).any())
         return f"{count}/{len(frames)}"
 
-    lines.append(
-        f"| frames with H-H < 1.0 A (model defect) | {collapsed(runs['baseline']['frames'])} | "
-        f"{collapsed(runs['MTS']['frames'])} | | {collapsed(runs['control']['frames'])} | |"
-    )
-    mean_t = {k: np.mean([f.get_temperature() for f in r["frames"]]) for k, r in runs.items()}
-    lines.append(f"| mean T (K) | {mean_t['baseline']:.1f} | {mean_t['MTS']:.1f} | | {mean_t['control']:.1f} | |")
-    lines.append(
-        f"| NVT wall time (s) | {runs['baseline']['wall']:.0f} | {runs['MTS']['wall']:.0f} | "
-        f"{runs['baseline']['wall'] / runs['MTS']['wall']:.2f}x | {runs['control']['wall']:.0f} | "
-        f"{runs['control']['wall'] / runs['MTS']['wall']:.2f}x |"
-    )
+    def sigma(a, b):
+        return abs(a.D - b.D) / np.hypot(a.D_err, b.D_err)
+
+    cmd = "OMP_NUM_THREADS={} .venv/bin/python benchmarks/md_physics.py {}".format(os.environ.get("OMP_NUM_THREADS", "?"), " ".join(sys.argv[1:])).strip()
+    n_mol = n // 3
+    lines = [
+        "# Physics: single-step baseline vs MTS (water, GFN1-xTB models)",
+        "",
+        f"Command: `{cmd}`  ",
+        f"System: {n} atoms ({n_mol} H2O; the bundled box x {' x '.join(map(str, args.replicate))}), {TEMPERATURE_K:.0f} K, "
+        f"Bussi thermostat (taut 100 fs) after {args.equilibration_ps} ps equilibration; {args.production_ps} ps "
+        f"production each; frames every {FRAME_FS} fs.  ",
+        f"Baseline: single Allegro model, 0.5 fs. MTS: multiscale model, 0.5 fs inner step x K={K_NVT} (3 fs outer).",
+    ]
+    if args.control:
+        lines += ["", "Control: the multiscale model's sum at a single 0.5 fs step (same model as MTS, other integrator)."]
+    lines += [
+        "",
+        "RDF noise: each run's first half against its second half, divided by sqrt(2), averaged over "
+        "the two runs; the difference expected between two independent full runs from sampling alone.",
+        "",
+        row("observable", labels_cols, "difference (MTS - baseline)", "MTS - control"),
+        "|" + "---|" * (len(labels_cols) + 2 + (1 if args.control else 0)),
+    ]
+    for pair, d in sorted(rdf_diff.items()):
+        lines.append(row(
+            f"RDF g_{pair} max abs diff: all r / r > 1.7 A",
+            [f"noise: {rdf_noise[pair]:.3f} / {rdf_noise_inter[pair]:.3f}"] + [""] * (len(labels_cols) - 1),
+            f"{d:.3f} / {rdf_diff_inter[pair]:.3f}",
+            f"r > 1.7 A: {control_diff[pair]:.3f}" if args.control else "",
+        ))
+    for band, (lo, hi) in {"O-H stretch peak (cm^-1)": (2800, 4200), "H-O-H bend peak (cm^-1)": (1300, 1900)}.items():
+        peaks = {k: band_peak(*vdos[k], lo, hi) for k in labels_cols}
+        lines.append(row(f"VDOS {band}", [f"{peaks[k]:.0f}" for k in labels_cols],
+                         f"{peaks['MTS'] - peaks['baseline']:+.0f}",
+                         f"{peaks['MTS'] - peaks.get('control', 0):+.0f}"))
+    dm, db = diff["MTS"], diff["baseline"]
+    lines.append(row(
+        "O self-diffusion (1e-5 cm^2/s)", [f"{diff[k].D_cgs:.2f} +/- {diff[k].D_err_cgs:.2f}" for k in labels_cols],
+        f"{dm.D_cgs - db.D_cgs:+.2f} ({sigma(dm, db):.1f} sigma)",
+        f"{dm.D_cgs - diff['control'].D_cgs:+.2f} ({sigma(dm, diff['control']):.1f} sigma)" if args.control else "",
+    ))
+    lines.append(row("longest H-to-nearest-O distance seen (A)", [f"{longest_bond(runs[k]['frames']):.2f}" for k in labels_cols]))
+    lines.append(row("frames with H-H < 1.0 A (collapsed molecule)", [collapsed(runs[k]["frames"]) for k in labels_cols]))
+    lines.append(row("mean T (K)", [f"{np.mean([f.get_temperature() for f in runs[k]['frames']]):.1f}" for k in labels_cols]))
+    wall = {k: runs[k]["wall"] for k in labels_cols}
+    lines.append(row("NVT wall time (s)", [f"{wall[k]:.0f}" for k in labels_cols],
+                     f"{wall['baseline'] / wall['MTS']:.2f}x",
+                     f"{wall.get('control', 0) / wall['MTS']:.2f}x"))
     lines += ["", f"NVE drift of the conserved energy ({args.nve_ps} ps from the state after equilibration with the baseline, linear fit):", "",
               "| integrator | step (fs) | drift (meV/atom/ps) |", "|---|---|---|"]
     b = drift["baseline"]
