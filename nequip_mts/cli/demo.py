@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> None:
     atoms = atoms0.copy()
     atoms.calc = NequIPCalculator._from_saved_model(str(baseline), device="cpu")
     frames = []
-    dyn = Langevin(atoms, inner, temperature_K=args.temperature_K, friction=friction, rng=np.random.default_rng(1))
+    dyn = Langevin(atoms, inner, temperature_K=args.temperature_K, friction=friction, fixcm=False, rng=np.random.default_rng(1))
     dyn.attach(lambda: frames.append(atoms.copy()), interval=max(1, int(round(frame_every_fs / args.inner_fs))))
     wall = _timed_run(dyn, single_steps, f"baseline {args.inner_fs} fs")
     results["baseline"] = (wall, frames)
