@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _retrain(data: pathlib.Path, workdir: pathlib.Path):
-    """Train both water configs briefly (3 epochs of 15 batches); returns their checkpoints."""
+    """Train both water configs briefly (4 epochs of 40 batches); returns their checkpoints."""
     checkpoints = []
     for name, extra in (("water_baseline", []), ("water_multiscale", ["stage1_epochs=1"])):
         out = (workdir / "train" / name).resolve()
@@ -42,7 +42,7 @@ def _retrain(data: pathlib.Path, workdir: pathlib.Path):
             str(pathlib.Path(sys.executable).parent / "nequip-train"),
             "-cp", str(ROOT / "configs"), "-cn", name,
             f"data_file={data.resolve()}", f"output_dir={out}", f"hydra.run.dir={out}",
-            "max_epochs=3", "+trainer.limit_train_batches=15", "trainer.enable_progress_bar=false", *extra,
+            "max_epochs=4", "+trainer.limit_train_batches=40", "trainer.enable_progress_bar=false", *extra,
         ]
         print(f"retraining {name} (short schedule) ...", flush=True)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -61,13 +61,29 @@ def _water_box(data: pathlib.Path, replicate):
     return atoms
 
 
-def _timed_run(dyn, steps, label):
+def _timed_run(dyn, steps, label, workdir, max_temperature_K):
     from tqdm import tqdm
 
+    from nequip_mts.md import MDInstabilityError, StabilityGuard
+
+    # first observer: a blown-up state is caught before anything records it
+    guard = StabilityGuard(dyn, max_temperature_K=max_temperature_K)
+    dyn.insert_observer(guard)
     bar = tqdm(total=steps, desc=label, unit="step", leave=True, mininterval=2)
     dyn.attach(lambda: bar.update(1) if dyn.nsteps > 0 else None, interval=1)
     start = time.perf_counter()
-    dyn.run(steps)
+    try:
+        dyn.run(steps)
+    except MDInstabilityError as err:
+        bar.close()
+        saved = guard.save_last_good(workdir / f"{label.split()[0]}.last_good.extxyz")
+        print(
+            f"nequip-mts demo: {label} MD became unstable at step {err.step}: {err.reason}. "
+            f"Last good frame: {saved}. The model is not good enough for MD at this temperature; "
+            "use the bundled models (no --retrain) or train longer (benchmarks/train_models.py).",
+            file=sys.stderr,
+        )
+        sys.exit(3)
     bar.close()
     return time.perf_counter() - start
 
@@ -108,7 +124,8 @@ def run(args: argparse.Namespace) -> None:
     frames = []
     dyn = Langevin(atoms, inner, temperature_K=args.temperature_K, friction=friction, fixcm=False, rng=np.random.default_rng(1))
     dyn.attach(lambda: frames.append(atoms.copy()), interval=max(1, int(round(frame_every_fs / args.inner_fs))))
-    wall = _timed_run(dyn, single_steps, f"baseline {args.inner_fs} fs")
+    max_t = max(2000.0, 4 * args.temperature_K)
+    wall = _timed_run(dyn, single_steps, f"baseline {args.inner_fs} fs", args.workdir, max_t)
     results["baseline"] = (wall, frames)
 
     atoms = atoms0.copy()
@@ -116,7 +133,7 @@ def run(args: argparse.Namespace) -> None:
     frames = []
     dyn = LangevinRESPA(atoms, inner * k, inner_steps=k, temperature_K=args.temperature_K, friction=friction, rng=1)
     dyn.attach(lambda: frames.append(atoms.copy()), interval=3)
-    wall = _timed_run(dyn, outer_steps, f"MTS {args.inner_fs} fs x {k}")
+    wall = _timed_run(dyn, outer_steps, f"MTS {args.inner_fs} fs x {k}", args.workdir, max_t)
     results["mts"] = (wall, frames)
 
     print("\n=== result ===")
