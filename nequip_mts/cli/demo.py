@@ -34,15 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _retrain(data: pathlib.Path, workdir: pathlib.Path):
-    """Train both water configs briefly (4 epochs of 40 batches); returns their checkpoints."""
+    """Train both water configs briefly (8 epochs of 60 batches); returns their checkpoints."""
     checkpoints = []
-    for name, extra in (("water_baseline", []), ("water_multiscale", ["stage1_epochs=1"])):
+    for name, extra in (("water_baseline", []), ("water_multiscale", ["stage1_epochs=2"])):
         out = (workdir / "train" / name).resolve()
         cmd = [
             str(pathlib.Path(sys.executable).parent / "nequip-train"),
             "-cp", str(ROOT / "configs"), "-cn", name,
             f"data_file={data.resolve()}", f"output_dir={out}", f"hydra.run.dir={out}",
-            "max_epochs=4", "+trainer.limit_train_batches=40", "trainer.enable_progress_bar=false", *extra,
+            "max_epochs=8", "+trainer.limit_train_batches=60", "trainer.enable_progress_bar=false", *extra,
         ]
         print(f"retraining {name} (short schedule) ...", flush=True)
         out.parent.mkdir(parents=True, exist_ok=True)
