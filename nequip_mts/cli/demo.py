@@ -64,7 +64,7 @@ def _water_box(data: pathlib.Path, replicate):
 def _timed_run(dyn, steps, label, workdir, max_temperature_K):
     from tqdm import tqdm
 
-    from nequip_mts.md import MDInstabilityError, StabilityGuard
+    from nequip_mts.md.safety import MDInstabilityError, StabilityGuard, run_guarded
 
     # first observer: a blown-up state is caught before anything records it
     guard = StabilityGuard(dyn, max_temperature_K=max_temperature_K)
@@ -73,14 +73,13 @@ def _timed_run(dyn, steps, label, workdir, max_temperature_K):
     dyn.attach(lambda: bar.update(1) if dyn.nsteps > 0 else None, interval=1)
     start = time.perf_counter()
     try:
-        dyn.run(steps)
+        run_guarded(dyn, steps, guard, workdir / f"{label.split()[0]}.last_good.extxyz")
     except MDInstabilityError as err:
         bar.close()
-        saved = guard.save_last_good(workdir / f"{label.split()[0]}.last_good.extxyz")
         print(
-            f"nequip-mts demo: {label} MD became unstable at step {err.step}: {err.reason}. "
-            f"Last good frame: {saved}. The model is not good enough for MD at this temperature; "
-            "use the bundled models (no --retrain) or train longer (benchmarks/train_models.py).",
+            f"nequip-mts demo: {label}: {err}. The model is not good enough for MD at this "
+            "temperature; use the bundled models (no --retrain) or train longer "
+            "(benchmarks/train_models.py).",
             file=sys.stderr,
         )
         sys.exit(3)

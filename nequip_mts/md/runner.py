@@ -16,7 +16,7 @@ from ase.io import Trajectory, read
 from nequip_mts.md.bussi import BussiRESPA
 from nequip_mts.md.langevin import LangevinRESPA
 from nequip_mts.md.respa import RESPA
-from nequip_mts.md.safety import MDInstabilityError, StabilityGuard
+from nequip_mts.md.safety import StabilityGuard, run_guarded
 
 ENSEMBLES = ("nve", "langevin", "bussi")
 
@@ -227,12 +227,8 @@ def run_md(
 
     try:
         if steps > start_step:
-            dyn.run(steps - start_step)
-    except MDInstabilityError as err:
-        saved = None
-        if trajectory is not None:
-            saved = guard.save_last_good(last_good_path(trajectory))
-        raise MDInstabilityError(err.step, err.reason, saved) from None
+            last_good = last_good_path(trajectory) if trajectory is not None else None
+            run_guarded(dyn, steps - start_step, guard, last_good)
     finally:
         bar.close()
 

@@ -106,3 +106,17 @@ class StabilityGuard:
 
         write(filename, self.last_good, format="extxyz")
         return str(filename)
+
+
+def run_guarded(dyn, steps, guard, last_good_file=None):
+    """Run ``dyn`` for ``steps`` steps; on a blow-up keep the last good frame.
+
+    ``guard`` must already be attached to ``dyn``. When it (or the integrator)
+    raises :class:`MDInstabilityError`, the frame it kept is written to
+    ``last_good_file`` (if given) and the error is raised again naming that file.
+    """
+    try:
+        dyn.run(steps)
+    except MDInstabilityError as err:
+        saved = guard.save_last_good(last_good_file) if last_good_file is not None else None
+        raise MDInstabilityError(err.step, err.reason, saved) from None
