@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_water_data import make_calculator, snapshot  # noqa: E402  (same settings as the MD data)
+import make_water_data  # noqa: E402
+from make_water_data import make_calculator, snapshot  # noqa: E402
 
 LOG = logging.getLogger("augment_water_data")
 
@@ -49,10 +50,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--bond-range", type=float, nargs=2, default=(0.85, 1.15), help="O-H length, Å")
     p.add_argument("--rattle", type=float, default=0.03, help="Gaussian displacement of every atom, Å")
     p.add_argument("--seed", type=int, default=20261121)
-    # tblite settings: identical to make_water_data.py's defaults
-    p.add_argument("--method", default="GFN1-xTB")
-    p.add_argument("--accuracy", type=float, default=1.0)
-    p.add_argument("--electronic-temperature", type=float, default=300.0)
+    # tblite settings: make_water_data.py's own defaults, so both label alike
+    md = make_water_data.parse_args([])
+    p.add_argument("--method", default=md.method)
+    p.add_argument("--accuracy", type=float, default=md.accuracy)
+    p.add_argument("--electronic-temperature", type=float, default=md.electronic_temperature)
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 

@@ -43,8 +43,9 @@ def main(argv=None):
 
     start = read(DATA, index=0)
     distances = np.array([1.7, 1.6, 1.5, 1.4, 1.3, 1.2, 1.1, 1.0, 0.9, 0.8, 0.7, 0.6])
-    xtb_settings = argparse.Namespace(method="GFN1-xTB", accuracy=1.0, electronic_temperature=300.0)
-    calcs = {"GFN1-xTB": make_calculator(xtb_settings)}
+    from make_water_data import parse_args as data_settings
+
+    calcs = {"GFN1-xTB": make_calculator(data_settings([]))}  # the dataset's tblite settings
     for path in [MODELS / "water_baseline.nequip.zip", MODELS / "water_multiscale.nequip.zip", *args.extra]:
         calcs[path.name.replace(".nequip.zip", "")] = NequIPCalculator._from_saved_model(str(path), device="cpu")
 
