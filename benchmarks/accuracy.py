@@ -14,14 +14,16 @@ import numpy as np
 import torch
 import yaml
 
+from nequip_mts.manifest import FAST_KEY, SUM_KEY
+from nequip_mts.resources import bundled_model, config_file, water_data
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-MODELS = ROOT / "benchmarks" / "models"
-DATA = ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
+DATA = water_data()
 RESULTS = ROOT / "benchmarks" / "results"
 
 
 def test_indices(config_name, num_frames):
-    cfg = yaml.safe_load((ROOT / "configs" / f"{config_name}.yaml").read_text())
+    cfg = yaml.safe_load(config_file(config_name).read_text())
     split = cfg["data"]["split_dataset"]
     sizes = {k: v for k, v in split.items() if k != "file_path"}
     if sum(sizes.values()) != num_frames:
@@ -48,7 +50,8 @@ def errors(calc, frames):
 
 def main():
     from ase.io import read
-    from nequip.integrations.ase import NequIPCalculator
+
+    from nequip_mts.md.providers import saved_model_calculator
 
     frames = read(DATA, index=":")
     idx = test_indices("water_multiscale", len(frames))
@@ -58,11 +61,11 @@ def main():
     subsets = {"all": test}
     for kind in ("md", "distorted"):  # config_type written by the data scripts
         subsets[kind] = [f for f in test if f.info.get("config_type", "md") == kind]
-    load = lambda name, key: NequIPCalculator._from_saved_model(str(MODELS / f"{name}.nequip.zip"), device="cpu", model_name=key)  # noqa: E731
+    load = lambda name, key: saved_model_calculator(bundled_model(name.removeprefix("water_")), key)  # noqa: E731
     models = {
-        "baseline (single Allegro, r=5 A)": load("water_baseline", "sole_model"),
-        "multiscale sum (fast + slow)": load("water_multiscale", "sole_model"),
-        "fast part alone (r=3 A)": load("water_multiscale", "fast"),
+        "baseline (single Allegro, r=5 A)": load("water_baseline", SUM_KEY),
+        "multiscale sum (fast + slow)": load("water_multiscale", SUM_KEY),
+        "fast part alone (r=3 A)": load("water_multiscale", FAST_KEY),
     }
     rows = {(name, kind): errors(calc, subset) for name, calc in models.items()
             for kind, subset in subsets.items() if subset}

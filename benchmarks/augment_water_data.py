@@ -42,7 +42,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     here = Path(__file__).resolve().parent
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--dataset", type=Path, default=here / "data" / "water_gfn1.extxyz.gz",
+    p.add_argument("--dataset", type=Path, default=here.parent / "nequip_mts" / "data" / "water_gfn1.extxyz.gz",
                    help="dataset to extend in place (made by make_water_data.py)")
     p.add_argument("--n-frames", type=int, default=180, help="distorted frames to add")
     p.add_argument("--molecules-per-frame", type=int, default=4)

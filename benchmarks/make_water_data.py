@@ -17,7 +17,7 @@ present the work file is compressed to ``--output`` (``.extxyz.gz``;
 
 Units: energies eV, forces eV/Å, time fs, temperature K, density g/cm^3.
 
-Example (the command used for benchmarks/data/water_gfn1.extxyz.gz)::
+Example (the command used for nequip_mts/data/water_gfn1.extxyz.gz, the data the package ships)::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/make_water_data.py
 
@@ -55,7 +55,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--output", type=Path, default=here / "data" / "water_gfn1.extxyz.gz",
+    p.add_argument("--output", type=Path, default=here.parent / "nequip_mts" / "data" / "water_gfn1.extxyz.gz",
                    help="final gzipped extxyz file")
     p.add_argument("--workfile", type=Path, default=None,
                    help="incremental plain extxyz file (default: OUTPUT with .partial.extxyz)")
@@ -245,9 +245,9 @@ def main(argv=None) -> int:
         summarize(args.output)
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
+    from ase.constraints import FixCom
     from ase.io import write
     from ase.md.langevin import Langevin
-    from ase.constraints import FixCom
     from ase.md.velocitydistribution import Stationary, thermalize_momenta
     from ase.optimize import FIRE
     from tqdm import tqdm

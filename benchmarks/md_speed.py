@@ -21,9 +21,10 @@ import time
 
 import numpy as np
 
+from nequip_mts.resources import bundled_model, water_data
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-MODELS = ROOT / "benchmarks" / "models"
-DATA = ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
+DATA = water_data()
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -59,16 +60,16 @@ def main(argv=None):
     from ase.io import read
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
     from ase.md.verlet import VelocityVerlet
-    from nequip.integrations.ase import NequIPCalculator
 
     from nequip_mts.md import RESPA, MTSCalculator
+    from nequip_mts.md.providers import saved_model_calculator
 
     atoms0 = read(DATA, index=0).repeat(tuple(args.replicate))
     atoms0.calc = None
     MaxwellBoltzmannDistribution(atoms0, temperature_K=350, rng=np.random.default_rng(0))
     n = len(atoms0)
-    baseline = NequIPCalculator._from_saved_model(str(MODELS / "water_baseline.nequip.zip"), device="cpu")
-    mts = MTSCalculator.from_checkpoint(MODELS / "water_multiscale.nequip.zip")
+    baseline = saved_model_calculator(bundled_model("baseline"))
+    mts = MTSCalculator.from_checkpoint(bundled_model("multiscale"))
     fast_calc, slow_calc = mts.fast_calc, mts.slow_calc
 
     costs = {

@@ -21,8 +21,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from augment_water_data import distort_molecule  # noqa: E402  (same geometry code as the data)
 
-DATA = ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
-MODELS = ROOT / "benchmarks" / "models"
+from nequip_mts.resources import bundled_model, water_data  # noqa: E402
+
+DATA = water_data()
 RESULTS = ROOT / "benchmarks" / "results"
 R_OH = 0.97  # Å
 
@@ -37,17 +38,17 @@ def main(argv=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from ase.io import read
-    from nequip.integrations.ase import NequIPCalculator
-
     from make_water_data import make_calculator
+
+    from nequip_mts.md.providers import saved_model_calculator
 
     start = read(DATA, index=0)
     distances = np.array([1.7, 1.6, 1.5, 1.4, 1.3, 1.2, 1.1, 1.0, 0.9, 0.8, 0.7, 0.6])
     from make_water_data import parse_args as data_settings
 
     calcs = {"GFN1-xTB": make_calculator(data_settings([]))}  # the dataset's tblite settings
-    for path in [MODELS / "water_baseline.nequip.zip", MODELS / "water_multiscale.nequip.zip", *args.extra]:
-        calcs[path.name.replace(".nequip.zip", "")] = NequIPCalculator._from_saved_model(str(path), device="cpu")
+    for path in [bundled_model("baseline"), bundled_model("multiscale"), *args.extra]:
+        calcs[path.name.replace(".nequip.zip", "")] = saved_model_calculator(path)
 
     curves = {}
     for name, calc in calcs.items():

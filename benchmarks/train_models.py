@@ -1,11 +1,11 @@
-"""Train the bundled water models from configs/ and package them.
+"""Train the bundled water models from the shipped configs and package them.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_models.py [--only water_baseline] [--max-epochs N]
 
 For each config (``water_baseline``, ``water_multiscale``) this runs ``nequip-train``
-from the repository root on ``benchmarks/data/water_gfn1.extxyz.gz``, keeps the run in
-``runs/<config>/`` (git-ignored), and writes ``benchmarks/models/<config>.nequip.zip``
-with ``nequip-package``. Paths are given relative to the repository root so that the
+from the repository root on ``nequip_mts/data/water_gfn1.extxyz.gz``, keeps the run in
+``runs/<config>/`` (git-ignored), and writes ``nequip_mts/pretrained/<config>.nequip.zip``
+(the package data that ``nequip_mts.resources.bundled_model`` finds) with ``nequip-package``. Paths are given relative to the repository root so that the
 packaged config names no path of the training machine. The two trainings are
 independent and can run side by side (one thread each).
 """
@@ -21,14 +21,17 @@ import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CONFIGS = ("water_baseline", "water_multiscale")
-DATA = "benchmarks/data/water_gfn1.extxyz.gz"
+# in the checkout (not an installed copy): the packages land in the source tree
+CONFIG_DIR = ROOT / "nequip_mts" / "configs"
+DATA = "nequip_mts/data/water_gfn1.extxyz.gz"
+PRETRAINED = ROOT / "nequip_mts" / "pretrained"
 
 
 def train_and_package(name: str, extra_overrides) -> pathlib.Path:
     bindir = pathlib.Path(sys.executable).parent
     run_dir = f"runs/{name}"
     cmd = [
-        str(bindir / "nequip-train"), "-cp", str(ROOT / "configs"), "-cn", name,
+        str(bindir / "nequip-train"), "-cp", str(CONFIG_DIR), "-cn", name,
         f"data_file={DATA}", f"output_dir={run_dir}", f"hydra.run.dir={run_dir}",
         "trainer.enable_progress_bar=false", *extra_overrides,
     ]
@@ -38,7 +41,7 @@ def train_and_package(name: str, extra_overrides) -> pathlib.Path:
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=log, stderr=subprocess.STDOUT)
     print(f"[{name}] trained in {(time.perf_counter() - start) / 60:.1f} min", flush=True)
 
-    package = ROOT / "benchmarks" / "models" / f"{name}.nequip.zip"
+    package = PRETRAINED / f"{name}.nequip.zip"
     subprocess.run(
         [str(bindir / "nequip-package"), "build", f"{run_dir}/best.ckpt", str(package.relative_to(ROOT))],
         cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,

@@ -7,19 +7,16 @@ GFN1-xTB water box; logs time (fs), energies (eV) and temperature (K) every oute
 step and writes a trajectory.
 """
 
-import pathlib
-
 from ase import units
 from ase.io import read
 
 from nequip_mts.md import LangevinRESPA, MTSCalculator
+from nequip_mts.resources import bundled_model, water_data
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-atoms = read(ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz", index=0)
+atoms = read(water_data(), index=0)
 # a trained checkpoint or package, evaluated eagerly; use MTSCalculator.from_deployed("deployed/")
 # for the compiled models written by nequip-mts-deploy
-atoms.calc = MTSCalculator.from_checkpoint(ROOT / "benchmarks" / "models" / "water_multiscale.nequip.zip")
+atoms.calc = MTSCalculator.from_checkpoint(bundled_model("multiscale"))
 dyn = LangevinRESPA(
     atoms,
     timestep=3.0 * units.fs,  # outer step

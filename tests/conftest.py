@@ -8,7 +8,9 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from e2e_helpers import EMT_TYPE_NAMES, R_FAST, R_SLOW, ROOT, _bin, run_command  # noqa: E402
+from e2e_helpers import EMT_TYPE_NAMES, R_FAST, R_SLOW, _bin, run_command  # noqa: E402
+
+from nequip_mts.resources import CONFIG_PATH  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +27,7 @@ def trained_multiscale(tmp_path_factory, emt_dataset):
     proc = run_command(
         [
             _bin("nequip-train"),
-            "-cp", str(ROOT / "configs"),
+            "-cp", CONFIG_PATH,  # the shipped configs, as users name them
             "-cn", "tutorial",
             f"data_file={emt_dataset}",
             f"model_type_names=[{','.join(EMT_TYPE_NAMES)}]",

@@ -1,14 +1,12 @@
-"""The water models shipped in benchmarks/models: consistent parts, trained, no short-range hole."""
-
-from pathlib import Path
+"""The pretrained water models shipped in the package: consistent parts, trained, no short-range hole."""
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-MODELS = ROOT / "benchmarks" / "models"
-DATA = ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
-BASELINE, MULTISCALE = MODELS / "water_baseline.nequip.zip", MODELS / "water_multiscale.nequip.zip"
+from nequip_mts.resources import bundled_model, water_data
+
+DATA = water_data()
+BASELINE, MULTISCALE = bundled_model("baseline"), bundled_model("multiscale")
 
 pytestmark = pytest.mark.skipif(not (BASELINE.exists() and MULTISCALE.exists() and DATA.exists()),
                                 reason="bundled models or data missing")
@@ -16,12 +14,14 @@ pytestmark = pytest.mark.skipif(not (BASELINE.exists() and MULTISCALE.exists() a
 
 @pytest.fixture(scope="module")
 def calculators():
-    from nequip.integrations.ase import NequIPCalculator
-
     from nequip_mts.md import MTSCalculator
+    from nequip_mts.md.providers import saved_model_calculator
 
-    load = lambda path: NequIPCalculator._from_saved_model(str(path), device="cpu")  # noqa: E731
-    return {"baseline": load(BASELINE), "sum": load(MULTISCALE), "mts": MTSCalculator.from_checkpoint(MULTISCALE)}
+    return {
+        "baseline": saved_model_calculator(BASELINE),
+        "sum": saved_model_calculator(MULTISCALE),
+        "mts": MTSCalculator.from_checkpoint(MULTISCALE),
+    }
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""LAMMPS support: build the ``allegro/mts`` plugin (:mod:`.build`), write inputs
-(:mod:`.inputs`), command-line entry points (:mod:`.cli`), stand-in test models
-(:mod:`.toy`).  Imported by LAMMPS' ``lammps.plugins`` entry point, so it imports nothing.
+"""LAMMPS support: build the ``allegro/mts`` plugin (:mod:`.build`) from the C++ sources
+shipped in ``plugin_src/``, and write inputs (:mod:`.inputs`).  Imported by LAMMPS'
+``lammps.plugins`` entry point, so it imports nothing.
 """

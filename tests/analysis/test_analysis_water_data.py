@@ -1,14 +1,13 @@
 """Sanity of the committed GFN1-xTB water dataset through the analysis code."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from nequip_mts.analysis.frames import load_frames
 from nequip_mts.analysis.rdf import first_peak, number_density, partial_rdfs, running_coordination
+from nequip_mts.resources import water_data
 
-DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
+DATA = water_data()
 
 
 @pytest.mark.skipif(not DATA.exists(), reason="dataset not generated")

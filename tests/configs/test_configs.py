@@ -1,15 +1,22 @@
 """The shipped configs compose with Hydra and are consistent with each other."""
 
-import pathlib
-
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra import compose, initialize_config_dir, initialize_config_module
 from omegaconf import OmegaConf
 
-CONFIGS = pathlib.Path(__file__).resolve().parents[2] / "configs"
+from nequip_mts import resources
+
+CONFIGS = resources.config_dir()
 ARCH_KEYS = (
-    "_target_", "r_max", "l_max", "num_layers", "num_scalar_features", "num_tensor_features",
-    "radial_chemical_embed", "allegro_mlp_hidden_layers_width", "readout_mlp_hidden_layers_width",
+    "_target_",
+    "r_max",
+    "l_max",
+    "num_layers",
+    "num_scalar_features",
+    "num_tensor_features",
+    "radial_chemical_embed",
+    "allegro_mlp_hidden_layers_width",
+    "readout_mlp_hidden_layers_width",
 )
 
 
@@ -17,6 +24,37 @@ def load(name):
     with initialize_config_dir(config_dir=str(CONFIGS), version_base=None):
         cfg = compose(config_name=name)
     return OmegaConf.to_container(cfg, resolve=False)
+
+
+def compose_from_package(name, overrides=()):
+    """As ``nequip-train -cp pkg://nequip_mts.configs -cn NAME`` composes it."""
+    resources.register_resolvers()
+    with initialize_config_module(config_module=resources.CONFIG_PACKAGE, version_base=None):
+        return compose(config_name=name, overrides=list(overrides))
+
+
+def test_the_package_ships_every_config():
+    assert resources.CONFIG_PATH == "pkg://" + resources.CONFIG_PACKAGE
+    assert sorted(p.stem for p in CONFIGS.glob("*.yaml")) == sorted(resources.CONFIGS)
+
+
+@pytest.mark.parametrize("name", ["tutorial", "water_multiscale", "water_baseline"])
+def test_configs_find_the_bundled_data_from_any_directory(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = compose_from_package(name)
+    assert cfg.data.split_dataset.file_path == str(resources.water_data())
+    assert resources.water_data().is_file()
+
+
+def test_a_missing_data_file_fails_naming_its_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = compose_from_package("tutorial", ["data_file=no_such_dir/water.xyz"])
+    with pytest.raises(Exception, match=str(tmp_path / "no_such_dir" / "water.xyz")):
+        OmegaConf.to_container(cfg.data.split_dataset, resolve=True)
+    given = tmp_path / "given.extxyz"
+    given.write_text("")
+    cfg = compose_from_package("tutorial", [f"data_file={given}"])
+    assert cfg.data.split_dataset.file_path == str(given)
 
 
 @pytest.mark.parametrize("name", ["tutorial", "water_multiscale"])

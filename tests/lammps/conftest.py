@@ -40,8 +40,8 @@ def lammps_plugin():
 @pytest.fixture(scope="session")
 def toy_models(tmp_path_factory):
     """Two independently trained small Allegro models (r_max 3.0 and 4.5 A), compiled
-    for pair_allegro and for ASE; returns the toy deploy root (see make_toy_deploy)."""
-    from nequip_mts.lammps.toy import make_toy_deploy
+    for pair_allegro and for ASE; returns the toy deploy root (see toy_deploy.py)."""
+    from toy_deploy import make_toy_deploy
 
     cache = os.environ.get("NEQUIP_MTS_LAMMPS_TEST_MODELS")
     root = Path(cache) if cache else tmp_path_factory.mktemp("lammps_models")

@@ -1,90 +1,23 @@
-"""Small stand-in Allegro models for developing and testing the LAMMPS plugin.
+"""Small stand-in models for the LAMMPS plugin tests (tests only).
 
-These helpers make a tiny EMT data set for a binary fcc alloy, train a small Allegro
-model on it for a few epochs with ``nequip-train`` and compile it with
-``nequip-compile``.  Two such models with different cutoffs stand in for the FAST and
-SLOW halves of a co-trained pair until a real deploy directory is available.
-
-Nothing here is needed at MD run time.
+Trains two small independent Allegro models with different cutoffs on EMT data of a binary
+fcc alloy (``emt_data.write_random_alloys``) with ``nequip-train``, compiles them with
+``nequip-compile`` and lays them out like a deploy directory, as the FAST and SLOW parts.
+Faster to make than a co-trained multiscale model, and enough to test the pair style.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Optional, Sequence
 
-__all__ = [
-    "make_emt_alloy",
-    "write_emt_dataset",
-    "train_toy_allegro",
-    "compile_model",
-    "make_toy_deploy",
-]
+from emt_data import write_random_alloys
 
-
-def make_emt_alloy(
-    size: int = 3,
-    species: Sequence[str] = ("Cu", "Ag"),
-    fraction: float = 0.3,
-    a: float = 3.7,
-    rattle: float = 0.08,
-    seed: int = 0,
-):
-    """An fcc supercell of ``species[0]`` with a random ``fraction`` of ``species[1]``."""
-    import numpy as np
-    from ase.build import bulk
-
-    rng = np.random.default_rng(seed)
-    atoms = bulk(species[0], "fcc", a=a, cubic=True).repeat((size, size, size))
-    symbols = np.array(atoms.get_chemical_symbols())
-    n_sub = int(round(fraction * len(atoms)))
-    symbols[rng.choice(len(atoms), n_sub, replace=False)] = species[1]
-    atoms.set_chemical_symbols(symbols.tolist())
-    atoms.positions += rng.normal(scale=rattle, size=atoms.positions.shape)
-    atoms.wrap()
-    return atoms
-
-
-def write_emt_dataset(
-    path: os.PathLike,
-    n_frames: int = 24,
-    size: int = 2,
-    species: Sequence[str] = ("Cu", "Ag"),
-    seed: int = 0,
-) -> Path:
-    """Write ``n_frames`` EMT-labelled alloy structures (energy, forces, stress) to extxyz."""
-    import ase.io
-    from ase.calculators.emt import EMT
-    from ase.calculators.singlepoint import SinglePointCalculator
-
-    frames = []
-    for i in range(n_frames):
-        atoms = make_emt_alloy(
-            size=size,
-            species=species,
-            a=3.7 + 0.05 * ((i % 5) - 2),
-            rattle=0.05 + 0.1 * (i % 3) / 2,
-            seed=seed + i,
-        )
-        atoms.calc = EMT()
-        res = dict(
-            energy=atoms.get_potential_energy(),
-            forces=atoms.get_forces(),
-            stress=atoms.get_stress(),
-        )
-        atoms.calc = SinglePointCalculator(atoms, **res)
-        frames.append(atoms)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ase.io.write(path, frames, format="extxyz")
-    return path
-
+from nequip_mts.manifest import part_filename, write_manifest
 
 _CONFIG = """\
 run: [train]
@@ -185,8 +118,7 @@ def _run(cmd, cwd=None, env=None):
     )
     if res.returncode != 0:
         raise RuntimeError(
-            f"command failed ({res.returncode}): {' '.join(map(str, cmd))}\n"
-            + res.stdout[-4000:]
+            f"command failed ({res.returncode}): {' '.join(map(str, cmd))}\n" + res.stdout[-4000:]
         )
     return res.stdout
 
@@ -293,11 +225,9 @@ def make_toy_deploy(
     from concurrent.futures import ThreadPoolExecutor
 
     outdir = Path(outdir).resolve()
-    data = write_emt_dataset(outdir / "work" / "emt.xyz", species=type_names)
+    data = write_random_alloys(outdir / "work" / "emt.xyz", species=type_names)
     ckpts = {
-        "fast": train_toy_allegro(
-            outdir / "work" / "fast", data, r_fast, type_names, max_epochs=max_epochs
-        ),
+        "fast": train_toy_allegro(outdir / "work" / "fast", data, r_fast, type_names, max_epochs=max_epochs),
         "slow": train_toy_allegro(
             outdir / "work" / "slow",
             data,
@@ -313,33 +243,20 @@ def make_toy_deploy(
     jobs = []
     for target in targets:
         for part, ckpt in ckpts.items():
-            out = outdir / target / f"{part}.nequip.pt2"
+            out = outdir / target / part_filename(part)
             if not out.exists():
                 jobs.append((ckpt, out, target))
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         for fut in [pool.submit(compile_model, *job) for job in jobs]:
             fut.result()
     for target in targets:
-        meta = {
-            "format": "nequip-mts-deploy/1",
-            "target": target,
-            "type_names": list(type_names),
-            "model_dtype": "float32",
-            "provenance": {"source": "nequip_mts.lammps.toy"},
-        }
-        for part in ckpts:
-            meta[part] = {"file": f"{part}.nequip.pt2", "r_max": r_max[part]}
-        (outdir / target / "mts_deploy.json").write_text(json.dumps(meta, indent=2))
+        write_manifest(
+            outdir / target,
+            target=target,
+            type_names=type_names,
+            parts={part: {"file": part_filename(part), "r_max": r_max[part]} for part in ckpts},
+            model_dtype="float32",
+            provenance={"source": "tests/lammps/toy_deploy.py"},
+        )
     shutil.copy(data, outdir / "emt.xyz")
     return outdir
-
-
-if __name__ == "__main__":  # pragma: no cover - manual use
-    import argparse
-
-    p = argparse.ArgumentParser(description=textwrap.dedent(__doc__))
-    p.add_argument("outdir")
-    p.add_argument("--r-fast", type=float, default=3.0)
-    p.add_argument("--r-slow", type=float, default=4.5)
-    a = p.parse_args()
-    print(make_toy_deploy(a.outdir, a.r_fast, a.r_slow))

@@ -1,0 +1,1 @@
+"""The shipped nequip-train configs (a Hydra config package: ``-cp pkg://nequip_mts.configs``)."""

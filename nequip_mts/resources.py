@@ -1,0 +1,153 @@
+"""The files that ship inside the package: configs, water data, pretrained models, plugin sources.
+
+Everything that needs one of them finds it here, through :mod:`importlib.resources`, so
+that the same code works from a source checkout, an editable install and an installed
+wheel, whatever the working directory.
+
+=====================  ============================================  ======================
+what                   where in the package                          found by
+=====================  ============================================  ======================
+training configs       ``nequip_mts/configs/*.yaml``                 :func:`config_dir`
+GFN1-xTB water data    ``nequip_mts/data/water_gfn1.extxyz.gz``      :func:`water_data`
+pretrained models      ``nequip_mts/pretrained/water_*.nequip.zip``  :func:`bundled_model`
+LAMMPS plugin sources  ``nequip_mts/lammps/plugin_src/``             :func:`plugin_sources`
+=====================  ============================================  ======================
+
+The configs are also a Hydra config package: ``nequip-train -cp pkg://nequip_mts.configs
+-cn tutorial``. They name their data with two OmegaConf resolvers, registered by
+:func:`register_resolvers` when nequip loads the extension: ``${nequip_mts.data:FILE}``
+(a file in ``nequip_mts/data/``) and ``${nequip_mts.file:PATH}`` (``PATH`` if that file
+exists, else an error naming it: a mistyped ``data_file=`` fails at once, by name).
+
+Standard library only at import time: the nequip extension hook and the LAMMPS entry
+point import this module.
+"""
+
+from __future__ import annotations
+
+from importlib import resources as _resources
+from pathlib import Path
+from typing import Tuple
+
+__all__ = [
+    "CONFIG_PACKAGE",
+    "CONFIG_PATH",
+    "CONFIGS",
+    "BUNDLED_MODELS",
+    "WATER_DATA_FILE",
+    "DATA_RESOLVER",
+    "FILE_RESOLVER",
+    "package_path",
+    "config_dir",
+    "config_file",
+    "data_file",
+    "water_data",
+    "bundled_model",
+    "plugin_sources",
+    "register_resolvers",
+]
+
+#: the configs as an importable package (Hydra: ``-cp pkg://nequip_mts.configs``)
+CONFIG_PACKAGE = "nequip_mts.configs"
+#: the Hydra config path of the shipped configs
+CONFIG_PATH = "pkg://" + CONFIG_PACKAGE
+#: names of the shipped configs (``-cn NAME``)
+CONFIGS: Tuple[str, ...] = ("tutorial", "water_multiscale", "water_baseline")
+#: names accepted by :func:`bundled_model`
+BUNDLED_MODELS: Tuple[str, ...] = ("baseline", "multiscale")
+#: file name of the bundled GFN1-xTB water data in ``nequip_mts/data/``
+WATER_DATA_FILE = "water_gfn1.extxyz.gz"
+#: OmegaConf resolver for the bundled data files: ``${nequip_mts.data:FILE}``
+DATA_RESOLVER = "nequip_mts.data"
+#: OmegaConf resolver that passes a path through if the file exists, else fails naming it:
+#: ``${nequip_mts.file:${data_file}}``
+FILE_RESOLVER = "nequip_mts.file"
+
+
+def package_path(*parts: str) -> Path:
+    """Path of ``nequip_mts/<parts...>`` on disk (whether or not it exists).
+
+    Raises :class:`RuntimeError` when the package is not installed as plain files (a
+    zipped import): CMake and Hydra need real directories.
+    """
+    ref = _resources.files("nequip_mts")
+    for part in parts:
+        ref = ref.joinpath(part)
+    if not isinstance(ref, Path):
+        raise RuntimeError(
+            f"nequip_mts is not installed as plain files ({ref!r}); "
+            "install it with pip (not as a zipped import) to use its bundled files"
+        )
+    return ref
+
+
+def config_dir() -> Path:
+    """The directory holding the shipped configs (``nequip-train -cp <this> -cn tutorial``)."""
+    return package_path("configs")
+
+
+def config_file(name: str) -> Path:
+    """The shipped config ``name`` (``tutorial``, ``water_multiscale``, ``water_baseline``)."""
+    if name not in CONFIGS:
+        raise ValueError(f"unknown config {name!r}; the package ships {', '.join(CONFIGS)}")
+    return config_dir() / f"{name}.yaml"
+
+
+def data_file(name: str) -> Path:
+    """A file in ``nequip_mts/data/`` (no ``..`` or absolute names)."""
+    rel = Path(name)
+    if rel.is_absolute() or ".." in rel.parts or not rel.parts:
+        raise ValueError(f"{name!r} is not a file name inside nequip_mts/data/")
+    return package_path("data", *rel.parts)
+
+
+def water_data() -> Path:
+    """The bundled GFN1-xTB liquid-water data (600 frames of 96 atoms, extxyz, gzipped).
+
+    How it was made: ``benchmarks/data/README.md`` in the source repository.
+    """
+    return data_file(WATER_DATA_FILE)
+
+
+def bundled_model(name: str) -> Path:
+    """The pretrained water model ``"baseline"`` (single Allegro) or ``"multiscale"``
+    (fast + slow), as a ``.nequip.zip`` package."""
+    if name not in BUNDLED_MODELS:
+        raise ValueError(f"unknown bundled model {name!r}; choose one of {', '.join(BUNDLED_MODELS)}")
+    return package_path("pretrained", f"water_{name}.nequip.zip")
+
+
+def plugin_sources() -> Path:
+    """The directory with the ``allegro/mts`` pair style's C++ sources and CMakeLists.txt."""
+    return package_path("lammps", "plugin_src")
+
+
+def _resolve_data(name: str) -> str:
+    path = data_file(str(name))
+    if not path.is_file():
+        raise FileNotFoundError(f"bundled data file {path} does not exist (${{{DATA_RESOLVER}:{name}}})")
+    return str(path)
+
+
+def _resolve_existing_file(path: str) -> str:
+    p = Path(str(path)).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"data file {str(path)!r} not found (resolved to {p.absolute()}); "
+            "give an existing extxyz file with data_file=/path/to/data.extxyz"
+        )
+    return str(path)
+
+
+def register_resolvers() -> None:
+    """Register the OmegaConf resolvers the shipped configs use (idempotent).
+
+    Called by ``nequip_mts/__init__.py`` when nequip loads the extension; call it
+    yourself before composing the configs with Hydra in a process where
+    ``nequip_mts`` was imported before ``nequip``.
+    """
+    from omegaconf import OmegaConf
+
+    for name, func in ((DATA_RESOLVER, _resolve_data), (FILE_RESOLVER, _resolve_existing_file)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, func)
