@@ -4,17 +4,12 @@ from typing import Any, Dict, Optional, Sequence
 
 import torch
 from hydra.utils import get_method
-
 from nequip.nn import ForceStressOutput, GraphModel, SequentialGraphNetwork
 from nequip.utils import dtype_from_name, torch_default_dtype
 
+# entries of the ModuleDict returned by `MultiscaleModel` (one definition, in the manifest)
+from ..manifest import FAST_KEY, SLOW_KEY, SUM_KEY
 from ..nn import MultiscaleSum, ZeroInitEnergyGate
-
-# entries of the ModuleDict returned by `MultiscaleModel`; `sole_model` is the key
-# nequip's training module runs and `nequip-compile --model` selects by default
-SUM_KEY = "sole_model"
-FAST_KEY = "fast"
-SLOW_KEY = "slow"
 
 
 class MultiscaleConfigError(ValueError):
@@ -161,6 +156,37 @@ def MultiscaleModel(
             model_input_fields=slow_raw.model.irreps_in,
         )
     return torch.nn.ModuleDict({SUM_KEY: sum_model, FAST_KEY: fast_model, SLOW_KEY: slow_model})
+
+
+def MultiscaleGraphModel(model_key: str = SUM_KEY, **kwargs) -> GraphModel:
+    """One entry of :func:`MultiscaleModel` as a standalone ``GraphModel``.
+
+    nequip's single-model tools take a ``GraphModel`` rather than a ``ModuleDict``:
+    its model test mixins (``nequip.utils.unittests``) build a model from a config
+    and call it on data. This builder gives them the sum, or one part, of exactly
+    the composite that :func:`MultiscaleModel` builds from the same arguments.
+
+    Parameters
+    ----------
+    model_key : {"sole_model", "fast", "slow"}
+        The entry: the sum ``E_fast + E_slow`` (default), the fast or the slow part.
+    **kwargs
+        The arguments of :func:`MultiscaleModel` (``fast``, ``slow``, ``seed``,
+        ``model_dtype``, ``type_names``, ``compile_mode``).
+
+    Returns
+    -------
+    nequip.nn.GraphModel
+        The entry, with the metadata (``r_max``, type names) it carries inside the
+        ``ModuleDict``.
+    """
+    models = MultiscaleModel(**kwargs)
+    if model_key not in models:
+        raise MultiscaleConfigError(
+            f"multiscale model: unknown model_key {model_key!r}; "
+            f"choose one of {list(models.keys())}"
+        )
+    return models[model_key]
 
 
 def _metadata_config(cfg: Dict) -> Dict:

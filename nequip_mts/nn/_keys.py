@@ -6,6 +6,8 @@ like its own fields (e.g. ``MappedFieldModifier("fast_forces", "forces")``).
 
 from typing import Final
 
+# the submodule, not `nequip.data`: nequip-package follows `from nequip.data import ...` into
+# nequip/data/__init__.py, whose ase/torchmetrics/lightning imports make packaging fail
 from nequip.data._key_registry import register_fields
 
 FAST_ENERGY_KEY: Final[str] = "fast_total_energy"

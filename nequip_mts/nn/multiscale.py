@@ -5,10 +5,8 @@ and nequip's ``data``/``nn`` packages.
 """
 
 import torch
-
 from nequip.data import AtomicDataDict
-from nequip.nn._graph_mixin import GraphModuleMixin
-from nequip.nn.utils import with_edge_vectors_
+from nequip.nn import GraphModuleMixin, with_edge_vectors_
 
 from ._keys import FAST_ENERGY_KEY, FAST_FORCES_KEY, SLOW_ENERGY_KEY, SLOW_FORCES_KEY
 
@@ -80,6 +78,10 @@ class MultiscaleSum(GraphModuleMixin, torch.nn.Module):
     ``GraphModel``s, so each part can be exported on its own.  Each part's energy
     and forces are also output under their own fields.  The two parts have
     disjoint autograd graphs, so two backward passes cost the same as one on the sum.
+
+    The parts may also be nequip ``PartialForceOutput``s (per-atom energy
+    derivatives); their partial forces are summed like the forces. nequip's model
+    test mixins build such a partial-force twin of the sum.
     """
 
     def __init__(self, fast: GraphModuleMixin, slow: GraphModuleMixin, fast_r_max: float):
@@ -110,6 +112,7 @@ class MultiscaleSum(GraphModuleMixin, torch.nn.Module):
             AtomicDataDict.FORCE_KEY,
             AtomicDataDict.VIRIAL_KEY,
             AtomicDataDict.STRESS_KEY,
+            AtomicDataDict.PARTIAL_FORCE_KEY,
         ):
             if key in fast_out and key in slow_out:
                 out[key] = fast_out[key] + slow_out[key]

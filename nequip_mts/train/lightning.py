@@ -7,25 +7,40 @@ this stage, and only the fast model is evaluated.
 
 Stage 2: the sum is trained with ``loss`` (energies, forces, stress, plus e.g. a
 fast-only force term and the slow-part regularisers of ``nequip_mts.train.modifiers``).
+
+nequip's ``NequIPLightningModule`` runs the training step itself; the stage logic
+lives in the hooks it reads (``loss``, ``forward``, ``process_target``,
+``on_train_epoch_start``), so nequip's step, logging and DDP scaling are used as is.
 """
 
 from typing import Dict, Optional
 
 import torch
-
+from hydra.utils import instantiate
 from nequip.data import AtomicDataDict
 from nequip.train import EMALightningModule, NequIPLightningModule
 from nequip.utils import RankedLogger
-from hydra.utils import instantiate
 
-from ..model.multiscale import FAST_KEY, SLOW_KEY, SUM_KEY
+from ..manifest import FAST_KEY, SLOW_KEY, SUM_KEY
 from ..nn import FAST_ENERGY_KEY, FAST_FORCES_KEY, SLOW_ENERGY_KEY, SLOW_FORCES_KEY
 
 logger = RankedLogger(__name__, rank_zero_only=True)
 
 
 class _MultiscaleTraining:
-    """Stage switch and fast-only stage 1, mixed into nequip's training modules."""
+    """Stage switch and fast-only stage 1, mixed into nequip's training modules.
+
+    nequip's own ``training_step`` and ``on_train_epoch_end`` do the work; this mixin
+    changes only what they read:
+
+    - ``loss`` is the current stage's loss (``stage1_loss`` in stage 1), so nequip's
+      step computes, logs and returns the right one, and its epoch-end hook computes
+      and resets it. The stage-2 loss stays registered under ``loss`` and the stage-1
+      loss under ``stage1_loss``, so checkpoints keep their layout.
+    - ``forward`` evaluates only the fast part in stage 1.
+    - ``process_target`` makes the batch positions a differentiable leaf in training.
+    - ``on_train_epoch_start`` freezes or thaws the slow part.
+    """
 
     def __init__(
         self,
@@ -43,20 +58,45 @@ class _MultiscaleTraining:
                 )
         if int(stage1_epochs) < 0:
             raise ValueError(f"stage1_epochs must be >= 0, got {stage1_epochs}")
+        # `self.loss` still resolves to the stage-2 loss here: `stage1_epochs` is unset
         if int(stage1_epochs) > 0 and stage1_loss is None and self.loss is not None:
             raise ValueError("stage1_epochs > 0 needs a `stage1_loss` (fast model vs reference)")
-        self.stage1_epochs = int(stage1_epochs)
         self.stage1_loss = instantiate(stage1_loss, type_names=self.model[SUM_KEY].type_names)
+        if self.stage1_loss is not None:
+            # what nequip's module requires of, and sets on, its own `loss`
+            if not self.stage1_loss.do_weighted_sum:
+                raise ValueError(
+                    "every entry of `stage1_loss` needs a `coeff` (it is minimised as a weighted sum)"
+                )
+            for metric in self.stage1_loss.values():
+                metric.dist_sync_on_step = True
+        self.stage1_epochs = int(stage1_epochs)
         self._frozen_for = None
 
     # --- stage bookkeeping ---
     @property
     def in_stage1(self) -> bool:
-        return self.current_epoch < self.stage1_epochs
+        # `stage1_epochs` is unset while nequip's __init__ runs: stage 2 until then
+        return self.current_epoch < self.__dict__.get("stage1_epochs", 0)
 
     @property
-    def active_loss(self):
-        return self.stage1_loss if self.in_stage1 else self.loss
+    def loss(self):
+        """The loss of the current stage.
+
+        nequip's ``training_step`` and ``on_train_epoch_end`` read ``self.loss``, and
+        so do its loss callbacks (``LossCoefficientScheduler``, ``SoftAdapt``,
+        ``LossCoefficientMonitor``): all of them act on the loss being minimised.
+        """
+        modules = self.__dict__["_modules"]
+        if self.in_stage1:
+            return modules["stage1_loss"]
+        return modules.get("loss")
+
+    @loss.setter
+    def loss(self, value):
+        # ``nn.Module.__setattr__`` registers a module value under ``_modules["loss"]``
+        # itself; this setter is reached only for a ``None`` loss (e.g. test runs)
+        self.__dict__["_modules"]["loss"] = value
 
     def _set_slow_trainable(self, trainable: bool) -> None:
         if self._frozen_for == (not trainable):
@@ -70,10 +110,13 @@ class _MultiscaleTraining:
         )
 
     def on_train_epoch_start(self):
-        super_hook = getattr(super(), "on_train_epoch_start", None)
-        if super_hook is not None:
-            super_hook()
+        super().on_train_epoch_start()
         self._set_slow_trainable(not self.in_stage1)
+
+    def on_train_epoch_end(self):
+        # nequip's hook computes, logs and resets `self.loss`, i.e. this stage's loss
+        super().on_train_epoch_end()
+        self.log("train_stage", float(1 if self.in_stage1 else 2))
 
     # --- forward ---
     def forward(self, inputs: AtomicDataDict.Type):
@@ -93,32 +136,21 @@ class _MultiscaleTraining:
         out[SLOW_FORCES_KEY] = torch.zeros_like(out[AtomicDataDict.FORCE_KEY])
         return out
 
-    # --- training step with the stage's loss ---
-    def training_step(self, batch: AtomicDataDict.Type, batch_idx: int, dataloader_idx: int = 0):
-        self._set_slow_trainable(not self.in_stage1)
-        batch = batch.copy()
-        # positions require grad so that loss terms (SlowStiffness) can differentiate
-        # the forces once more with respect to them
-        batch[AtomicDataDict.POSITIONS_KEY] = (
-            batch[AtomicDataDict.POSITIONS_KEY].detach().requires_grad_(True)
-        )
-        target = self.process_target(batch, batch_idx, dataloader_idx)
-        output = self(batch)
-        if self.train_metrics is not None:
-            with torch.no_grad():
-                self.log_dict(self.train_metrics(output, target, prefix="train_metric_step/"))
-        loss_dict = self.active_loss(output, target, prefix="train_loss_step/")
-        self.log_dict(loss_dict)
-        return loss_dict["train_loss_step/weighted_sum"] * self.world_size
-
-    def on_train_epoch_end(self):
-        if self.train_metrics is not None:
-            self.log_dict(self.train_metrics.compute(prefix="train_metric_epoch/"))
-            self.train_metrics.reset()
-        loss = self.active_loss
-        self.log_dict(loss.compute(prefix="train_loss_epoch/"))
-        loss.reset()
-        self.log("train_stage", float(1 if self.in_stage1 else 2))
+    # --- target ---
+    def process_target(
+        self, batch: AtomicDataDict.Type, batch_idx: int, dataloader_idx: int = 0
+    ) -> AtomicDataDict.Type:
+        if self.training:
+            # loss terms such as SlowStiffness differentiate the forces once more with
+            # respect to the positions, so model and target must share one positions
+            # leaf that requires grad (ForceStressOutput differentiates a given leaf and
+            # resets requires_grad only on leaves it switched on itself). nequip's
+            # training_step passes this same dict to forward after this hook, so the
+            # entry replaced here is the one the model sees.
+            batch[AtomicDataDict.POSITIONS_KEY] = (
+                batch[AtomicDataDict.POSITIONS_KEY].detach().requires_grad_(True)
+            )
+        return super().process_target(batch, batch_idx, dataloader_idx)
 
 
 class MultiscaleLightningModule(_MultiscaleTraining, NequIPLightningModule):

@@ -6,9 +6,7 @@ and ``MeanSquaredError`` a quadratic penalty.
 """
 
 import torch
-
-from nequip.data import AtomicDataDict, BaseModifier
-from nequip.data import _key_registry
+from nequip.data import ABBREV, AtomicDataDict, BaseModifier
 
 from ..nn import SLOW_FORCES_KEY
 
@@ -32,7 +30,7 @@ class FieldMagnitude(BaseModifier):
         return pred, torch.zeros_like(pred)
 
     def __str__(self) -> str:
-        return f"{_key_registry.ABBREV.get(self.field, self.field)}_magnitude"
+        return f"{ABBREV.get(self.field, self.field)}_magnitude"
 
 
 class SlowStiffness(BaseModifier):

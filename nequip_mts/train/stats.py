@@ -7,16 +7,16 @@ within *its own* cutoff, which the data's (slow-cutoff) neighbour list overcount
 from typing import Any, Dict, List, Optional
 
 import torch
-
 from nequip.data import (
     AtomicDataDict,
     BaseModifier,
     DataStatisticsManager,
+    Mean,
     NumNeighbors,
     PerAtomModifier,
+    RootMeanSquare,
 )
-from nequip.data.stats import Mean, RootMeanSquare
-from nequip.nn.utils import with_edge_vectors_
+from nequip.nn import with_edge_vectors_
 
 
 class NumNeighborsWithin(BaseModifier):

@@ -1,5 +1,4 @@
 import pytest
-
 from nequip.utils.global_state import set_global_state
 
 

@@ -2,7 +2,6 @@
 
 import torch
 from ase.build import bulk
-
 from nequip.data import AtomicDataDict, compute_neighborlist_, from_ase
 
 TYPE_NAMES = ["Au", "Cu"]

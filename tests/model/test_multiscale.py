@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 import torch
-
 from nequip.data import AtomicDataDict
+from small_models import TYPE_NAMES, allegro_config, alloy_graph, nequip_config
 
+from nequip_mts.manifest import SUM_KEY
 from nequip_mts.model import MultiscaleConfigError, MultiscaleModel
 from nequip_mts.nn import FAST_ENERGY_KEY, FAST_FORCES_KEY, SLOW_ENERGY_KEY, SLOW_FORCES_KEY
-
-from small_models import TYPE_NAMES, allegro_config, alloy_graph, nequip_config
 
 R_FAST, R_SLOW = 3.0, 4.5
 ZBL = dict(_target_="nequip.nn.pair_potential.ZBL", units="metal", chemical_species=TYPE_NAMES)
@@ -34,7 +33,7 @@ def open_gate(models, value=0.8):
 
 def test_slow_part_is_exactly_zero_at_initialisation():
     models = build()
-    out = models["sole_model"](alloy_graph(R_SLOW))
+    out = models[SUM_KEY](alloy_graph(R_SLOW))
     assert out[SLOW_ENERGY_KEY].abs().max().item() == 0.0
     assert out[SLOW_FORCES_KEY].abs().max().item() == 0.0
     slow = models["slow"](alloy_graph(R_SLOW))
@@ -56,7 +55,7 @@ def test_slow_part_is_exactly_zero_at_initialisation():
 def test_sum_equals_standalone_parts(fast_cfg, slow_cfg):
     models = build(fast=fast_cfg(R_FAST, per_type_energy_shifts={"Au": -1.0, "Cu": -2.0}), slow=slow_cfg(R_SLOW))
     open_gate(models)
-    total = models["sole_model"](alloy_graph(R_SLOW))
+    total = models[SUM_KEY](alloy_graph(R_SLOW))
     # standalone parts on neighbour lists built at their own cutoffs
     fast = models["fast"](alloy_graph(R_FAST))
     slow = models["slow"](alloy_graph(R_SLOW))
@@ -76,7 +75,7 @@ def test_zbl_in_the_fast_part_adds_the_analytic_pair_term():
     with_zbl = build(fast=allegro_config(R_FAST, per_type_energy_shifts=shifts, pair_potential=ZBL))
     without = build(fast=allegro_config(R_FAST, per_type_energy_shifts=shifts))
     graph = alloy_graph(R_SLOW, seed=3)
-    e_zbl = with_zbl["sole_model"](dict(graph))[E] - without["sole_model"](dict(graph))[E]
+    e_zbl = with_zbl[SUM_KEY](dict(graph))[E] - without[SUM_KEY](dict(graph))[E]
 
     from ase.build import bulk
     from ase.neighborlist import neighbor_list
@@ -108,7 +107,7 @@ def test_fast_part_prunes_to_its_own_cutoff():
 
     hook = fast_model.register_forward_pre_hook(record)
     try:
-        models["sole_model"](alloy_graph(R_SLOW))
+        models[SUM_KEY](alloy_graph(R_SLOW))
     finally:
         hook.remove()
     expected = alloy_graph(R_FAST)[AtomicDataDict.EDGE_INDEX_KEY].shape[1]
@@ -117,12 +116,12 @@ def test_fast_part_prunes_to_its_own_cutoff():
 
 def test_parts_share_parameters_and_carry_their_own_cutoff():
     models = build()
-    sum_params = {id(p) for p in models["sole_model"].parameters()}
+    sum_params = {id(p) for p in models[SUM_KEY].parameters()}
     part_params = {id(p) for p in models["fast"].parameters()} | {id(p) for p in models["slow"].parameters()}
     assert sum_params == part_params
     assert float(models["fast"].metadata["r_max"]) == R_FAST
     assert float(models["slow"].metadata["r_max"]) == R_SLOW
-    assert float(models["sole_model"].metadata["r_max"]) == R_SLOW
+    assert float(models[SUM_KEY].metadata["r_max"]) == R_SLOW
     assert models["fast"].type_names == models["slow"].type_names == TYPE_NAMES
 
 

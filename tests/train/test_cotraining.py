@@ -1,18 +1,18 @@
 """Two-stage co-training and the slow-part regularisers, trained in-process with Lightning."""
 
-import sys
 import pathlib
+import sys
 
 import lightning
 import numpy as np
 import pytest
 import torch
 from ase.calculators.emt import EMT
-
 from nequip.data import AtomicDataDict, compute_neighborlist_, from_ase
 
+from nequip_mts.manifest import SUM_KEY
 from nequip_mts.nn import SLOW_FORCES_KEY
-from nequip_mts.train import MultiscaleLightningModule
+from nequip_mts.train import MultiscaleEMALightningModule, MultiscaleLightningModule
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "model"))
 from small_models import TYPE_NAMES, allegro_config  # noqa: E402
@@ -43,13 +43,13 @@ def mse(name, field, coeff):
     return {"name": name, "field": field, "metric": {"_target_": "nequip.train.MeanSquaredError"}, "coeff": coeff}
 
 
-def make_module(stage1_epochs, extra_loss=(), seed=3):
+def make_module(stage1_epochs, extra_loss=(), seed=3, module_class=MultiscaleLightningModule):
     energy_force = {
         "_target_": "nequip.train.EnergyForceLoss",
         "per_atom_energy": True,
         "coeffs": {"total_energy": 1.0, "forces": 1.0},
     }
-    return MultiscaleLightningModule(
+    return module_class(
         model={
             "_target_": "nequip_mts.model.MultiscaleModel",
             "seed": seed,
@@ -66,7 +66,7 @@ def make_module(stage1_epochs, extra_loss=(), seed=3):
     )
 
 
-def fit(module, epochs, graphs):
+def fit(module, epochs, graphs, callbacks=()):
     lightning.seed_everything(0)
     loader = torch.utils.data.DataLoader(graphs, batch_size=2, collate_fn=AtomicDataDict.batched_from_list)
     trainer = lightning.Trainer(
@@ -76,6 +76,7 @@ def fit(module, epochs, graphs):
         enable_progress_bar=False,
         enable_model_summary=False,
         limit_val_batches=0,
+        callbacks=list(callbacks),
     )
     trainer.fit(module, train_dataloaders=loader)
     return module
@@ -92,7 +93,7 @@ def test_stage1_trains_fast_part_only_then_stage2_trains_slow():
     fit(module, 2, graphs)
     assert all(torch.equal(a, b) for a, b in zip(slow0, snapshot(module.model["slow"])))
     assert not all(torch.equal(a, b) for a, b in zip(fast0, snapshot(module.model["fast"])))
-    out = module.model["sole_model"](graphs[0].copy())
+    out = module.model[SUM_KEY](graphs[0].copy())
     assert out[SLOW_FORCES_KEY].abs().max().item() == 0.0
 
     module = make_module(stage1_epochs=2)
@@ -101,13 +102,59 @@ def test_stage1_trains_fast_part_only_then_stage2_trains_slow():
     assert module.model["slow"].model.func.zero_init_gate.gate.item() != 0.0
 
 
+class _LoggedLossTerms(lightning.Callback):
+    """Records, per training batch, the epoch, the loss terms logged and the slow part's trainability."""
+
+    def __init__(self):
+        self.records = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        terms = {k.split("/", 1)[1] for k in trainer.callback_metrics if k.startswith("train_loss_step/")}
+        slow_trainable = any(p.requires_grad for p in pl_module.model["slow"].parameters())
+        self.records.append((trainer.current_epoch, terms, slow_trainable))
+
+
+@pytest.mark.parametrize("module_class", [MultiscaleLightningModule, MultiscaleEMALightningModule], ids=["plain", "ema"])
+def test_each_stage_minimises_its_own_loss(module_class):
+    # the stage-2 loss has a term the stage-1 loss lacks; nequip's training step logs
+    # the terms of the loss it minimises, so the logs show which loss each stage used
+    fast_term = mse(
+        "fast_forces_mse",
+        {"_target_": "nequip.data.MappedFieldModifier", "pred_field": "fast_forces", "target_field": "forces"},
+        0.5,
+    )
+    recorder = _LoggedLossTerms()
+    module = fit(
+        make_module(stage1_epochs=1, extra_loss=[fast_term], module_class=module_class),
+        2,
+        emt_graphs(4),
+        callbacks=[recorder],
+    )
+    stage1 = [r for r in recorder.records if r[0] == 0]
+    stage2 = [r for r in recorder.records if r[0] == 1]
+    assert len(stage1) == len(stage2) == 2
+    for _, terms, slow_trainable in stage1:
+        assert "forces_mse" in terms and "fast_forces_mse" not in terms
+        assert not slow_trainable
+    for _, terms, slow_trainable in stage2:
+        assert {"forces_mse", "fast_forces_mse"} <= terms
+        assert slow_trainable
+    # nequip's epoch-end hook computed the stage-2 loss; the stage is logged beside it
+    metrics = module.trainer.callback_metrics
+    assert "train_loss_epoch/fast_forces_mse" in metrics
+    assert metrics["train_stage"].item() == 2.0
+    # the stage-2 loss stays registered under `loss`, the stage-1 loss under `stage1_loss`
+    assert module.loss is module._modules["loss"] and "fast_forces_mse" in module.loss.keys()
+    assert "fast_forces_mse" not in module.stage1_loss.keys()
+
+
 def test_stage1_forward_equals_the_full_sum():
     graphs = emt_graphs(1)
     module = make_module(stage1_epochs=5)
     module.eval()
     assert module.in_stage1
     fast_only = module(graphs[0].copy())
-    full = module.model["sole_model"](graphs[0].copy())
+    full = module.model[SUM_KEY](graphs[0].copy())
     for key in (AtomicDataDict.TOTAL_ENERGY_KEY, AtomicDataDict.FORCE_KEY, SLOW_FORCES_KEY):
         torch.testing.assert_close(fast_only[key], full[key], atol=1e-12, rtol=0)
 
@@ -156,6 +203,6 @@ def test_stiffness_term_refuses_to_run_without_a_force_graph():
     graphs = emt_graphs(1)
     module = make_module(stage1_epochs=0)
     module.eval()  # forces without a double-backward graph, as in val/test metrics
-    out = module.model["sole_model"](graphs[0].copy())
+    out = module.model[SUM_KEY](graphs[0].copy())
     with pytest.raises(RuntimeError, match="autograd graph"):
         SlowStiffness()(out, graphs[0])
