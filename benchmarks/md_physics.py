@@ -16,6 +16,12 @@
 The start is the first dataset frame, replicated by ``--replicate`` with fresh
 Maxwell-Boltzmann velocities (identical copies would otherwise stay in step).
 
+The NVT trajectories (frames stamped with ``md_time_fs``, as ``nequip-mts md`` writes
+them) and the NVE logs (``MTSLogger``) go to ``--runs-dir`` (default ``runs/``); every
+number of the report is computed from those files by ``nequip_mts.analysis.report``, the
+code behind ``nequip-mts analyze``, and the report prints the ``nequip-mts analyze``
+command that reproduces them.
+
 Results go to benchmarks/results/md_physics.md and PNG plots beside it.
 """
 
@@ -27,9 +33,10 @@ import time
 
 import numpy as np
 
+from nequip_mts.resources import bundled_model, water_data
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-MODELS = ROOT / "benchmarks" / "models"
-DATA = ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
+DATA = water_data()
 RESULTS = ROOT / "benchmarks" / "results"
 RUNS = ROOT / "runs"
 TEMPERATURE_K = 350.0
@@ -38,13 +45,40 @@ K_NVT = 6
 FRAME_FS = 3.0
 
 
+#: the analysis settings of this benchmark (those of the `nequip-mts analyze` command it prints)
+RMAX, NBINS, RMIN_INTER = 6.0, 120, 1.7
+BANDS = {"O-H stretch peak (cm^-1)": (2800.0, 4200.0), "H-O-H bend peak (cm^-1)": (1300.0, 1900.0)}
+ANALYZE_ARGS = ("--pairs O-O O-H H-H --rmax 6 --nbins 120 --compare-rmin 1.7 "
+                "--band 2800 4200 --band 1300 1900 --diffusion-groups O")
+
+
+def analysis_options():
+    """The :class:`AnalysisOptions` equal to ``ANALYZE_ARGS``."""
+    from nequip_mts.analysis.report import AnalysisOptions
+
+    return AnalysisOptions(pairs=[("O", "O"), ("O", "H"), ("H", "H")], rmax=RMAX, nbins=NBINS,
+                           compare_rmin=RMIN_INTER, bands=list(BANDS.values()), diffusion_groups=["O"])
+
+
+def stamped_copy(atoms, dyn):
+    """A copy of ``atoms`` with the time and step in ``info``, as ``nequip-mts md`` writes frames."""
+    from ase import units
+
+    from nequip_mts.md.runner import STEP_KEY, TIME_KEY
+
+    frame = atoms.copy()
+    frame.info[TIME_KEY] = float(dyn.get_time() / units.fs)
+    frame.info[STEP_KEY] = int(dyn.nsteps)
+    return frame
+
+
 def run_collect(dyn, atoms, total_fs, step_fs, every_fs, label):
-    """Run ``total_fs`` of ``dyn``, keeping a frame (with momenta) every ``every_fs``."""
+    """Run ``total_fs`` of ``dyn``, keeping a frame (with momenta and time) every ``every_fs``."""
     from tqdm import tqdm
 
     frames = []
     interval = max(1, int(round(every_fs / step_fs)))
-    dyn.attach(lambda: frames.append(atoms.copy()), interval=interval)
+    dyn.attach(lambda: frames.append(stamped_copy(atoms, dyn)), interval=interval)
     steps = int(round(total_fs / step_fs))
     bar = tqdm(total=steps, desc=label, unit="step", mininterval=5)
     dyn.attach(lambda: bar.update(1), interval=1)
@@ -54,13 +88,34 @@ def run_collect(dyn, atoms, total_fs, step_fs, every_fs, label):
     return frames[1:], time.perf_counter() - start
 
 
-def conserved_series(dyn, atoms, total_fs, step_fs, energy_fn):
-    times, energies = [], []
-    dyn.attach(lambda: (times.append(dyn.get_time() / 1.0), energies.append(energy_fn())), interval=1)
-    dyn.run(int(round(total_fs / step_fs)))
-    from ase import units
+def run_logged(dyn, atoms, total_fs, step_fs, log_path):
+    """Run ``total_fs`` of NVE, logging every step with ``MTSLogger`` to ``log_path``."""
+    from nequip_mts.md import MTSLogger
 
-    return np.array(times) / units.fs, np.array(energies)
+    log_path.unlink(missing_ok=True)
+    logger = MTSLogger(dyn, atoms, str(log_path), mode="w")
+    dyn.attach(logger, interval=1)
+    dyn.run(int(round(total_fs / step_fs)))
+    logger.close()
+    return log_path
+
+
+def verlet_with_conserved_energy(atoms, timestep):
+    """ASE velocity Verlet that reports its conserved (total) energy, for ``MTSLogger``."""
+    from ase.md.verlet import VelocityVerlet
+
+    class Verlet(VelocityVerlet):
+        reference = None
+
+        def get_conserved_energy(self):
+            return self.atoms.get_total_energy()
+
+        def get_conserved_energy_drift(self):
+            if self.reference is None:
+                self.reference = self.get_conserved_energy()
+            return self.get_conserved_energy() - self.reference
+
+    return Verlet(atoms, timestep)
 
 
 def main(argv=None):
@@ -71,38 +126,37 @@ def main(argv=None):
     parser.add_argument("--nve-ks", type=int, nargs="+", default=[2, 4, 6, 8])
     parser.add_argument("--replicate", type=int, nargs=3, default=[1, 1, 1], help="box repetitions")
     parser.add_argument("--control", action="store_true", help="also run the multiscale sum at 0.5 fs")
-    parser.add_argument("--out", type=pathlib.Path, default=RESULTS / "md_physics")
+    parser.add_argument("--out", type=pathlib.Path, default=RESULTS / "md_physics",
+                        help="report stem: <out>.md and <out>_*.png (default benchmarks/results/md_physics)")
+    parser.add_argument("--runs-dir", type=pathlib.Path, default=RUNS,
+                        help="where the trajectories and NVE logs go (default runs/)")
     args = parser.parse_args(argv)
 
     from ase import units
     from ase.io import read, write
     from ase.md.bussi import Bussi
-    from ase.md.verlet import VelocityVerlet
-    from nequip.integrations.ase import NequIPCalculator
-
-    from nequip_mts.analysis.diffusion import self_diffusion_from_frames
-    from nequip_mts.analysis.drift import energy_drift
-    from nequip_mts.analysis.plots import plot_drift_vs_outer_step, plot_msd, plot_rdfs, plot_vdos
-    from nequip_mts.analysis.rdf import partial_rdfs, rdf_max_abs_diff
-    from nequip_mts.analysis.vdos import band_peak, vdos_from_frames
-    from nequip_mts.md import RESPA, BussiRESPA, MTSCalculator
-
     from ase.md.velocitydistribution import Stationary, thermalize_momenta
+
+    from nequip_mts.analysis.plots import plot_drift_vs_outer_step, plot_msd, plot_rdfs, plot_vdos
+    from nequip_mts.analysis.report import analyze_log, analyze_run, compare_runs
+    from nequip_mts.md import RESPA, BussiRESPA, MTSCalculator
+    from nequip_mts.md.providers import saved_model_calculator
 
     start_atoms = read(DATA, index=0).repeat(tuple(args.replicate))
     thermalize_momenta(start_atoms, temperature_K=TEMPERATURE_K, rng=np.random.default_rng(0))
     Stationary(start_atoms)
     n = len(start_atoms)
-    baseline_calc = NequIPCalculator._from_saved_model(str(MODELS / "water_baseline.nequip.zip"), device="cpu")
-    mts_calc = MTSCalculator.from_checkpoint(MODELS / "water_multiscale.nequip.zip")
+    baseline_calc = saved_model_calculator(bundled_model("baseline"))
+    mts_calc = MTSCalculator.from_checkpoint(bundled_model("multiscale"))
     inner = INNER_FS * units.fs
     taut_eq, taut_prod = 50 * units.fs, 100 * units.fs
 
-    RUNS.mkdir(exist_ok=True)
+    runs_dir = args.runs_dir
+    runs_dir.mkdir(parents=True, exist_ok=True)
     runs = {}
     # control: the multiscale sum at a single 0.5 fs step, so that MTS-vs-control isolates
     # the integrator from the difference between the two trained models
-    sum_calc = NequIPCalculator._from_saved_model(str(MODELS / "water_multiscale.nequip.zip"), device="cpu")
+    sum_calc = saved_model_calculator(bundled_model("multiscale"))
     labels = ("baseline", "MTS", "control") if args.control else ("baseline", "MTS")
     for label in labels:
         atoms = start_atoms.copy()
@@ -116,55 +170,46 @@ def main(argv=None):
         equilibrated = atoms.copy()
         dyn, step_fs = make(taut_prod, 2)
         frames, wall = run_collect(dyn, atoms, args.production_ps * 1000, step_fs, FRAME_FS, f"{label} NVT production")
-        runs[label] = {"frames": frames, "wall": wall, "equilibrated": equilibrated}
-        write(RUNS / f"physics_{label}.extxyz", frames)  # for inspection; not committed
-        print(f"{label}: {len(frames)} frames in {wall:.0f} s; mean T {np.mean([f.get_temperature() for f in frames]):.1f} K", flush=True)
+        path = runs_dir / f"physics_{label}.extxyz"
+        write(path, frames)  # not committed; the analysis below reads it back
+        runs[label] = {"path": path, "wall": wall, "equilibrated": equilibrated}
+        print(f"{label}: {len(frames)} frames in {wall:.0f} s", flush=True)
 
-    # --- structure and dynamics
-    rdfs = {label: partial_rdfs(r["frames"], rmax=6.0, nbins=120) for label, r in runs.items()}
+    # --- structure and dynamics, from the files just written (as `nequip-mts analyze` reads them)
+    options = analysis_options()
+    analysis = {}
+    for label, r in runs.items():
+        r["frames"] = read(r["path"], index=":")
+        analysis[label] = a = analyze_run(r["frames"], label, options, source=str(r["path"]))
+        print(f"{label}: {a.n_frames} frames, mean T {a.mean_temperature_K:.1f} K", flush=True)
+    # RDF differences beside the sampling noise (half vs half / sqrt(2), mean of the two runs)
+    versus = compare_runs(analysis["baseline"], analysis["MTS"], RMIN_INTER)
     if args.control:
-        control_diff = rdf_max_abs_diff(rdfs["control"][1], rdfs["MTS"][1], r=rdfs["MTS"][0], rmin=1.7)
-    rdf_diff = rdf_max_abs_diff(rdfs["baseline"][1], rdfs["MTS"][1])
-    # intermolecular range: beyond the sharp intramolecular O-H (~1 A) and H-H (~1.5 A) peaks
-    rdf_diff_inter = rdf_max_abs_diff(rdfs["baseline"][1], rdfs["MTS"][1], r=rdfs["MTS"][0], rmin=1.7)
-    # sampling noise of the comparison: each run's two halves against each other. A half
-    # has twice the variance of the full run and the difference of two independent
-    # samples twice that again, so the noise expected in "full run A - full run B" is
-    # the half-vs-half difference / sqrt(2); averaged over the two runs
-    def half_vs_half(frames, rmin):
-        half = len(frames) // 2
-        r, g1 = partial_rdfs(frames[:half], rmax=6.0, nbins=120)
-        _, g2 = partial_rdfs(frames[half:], rmax=6.0, nbins=120)
-        return rdf_max_abs_diff(g1, g2, r=r, rmin=rmin)
+        versus_control = compare_runs(analysis["control"], analysis["MTS"], RMIN_INTER)
+    vdos = {label: a.vdos for label, a in analysis.items()}  # frames every 3 fs: Nyquist 5560 cm^-1
+    diff = {label: a.diffusion["O"] for label, a in analysis.items()}
 
-    rdf_noise, rdf_noise_inter = {}, {}
-    for rmin, noise in ((0.0, rdf_noise), (1.7, rdf_noise_inter)):
-        halves = [half_vs_half(runs[label]["frames"], rmin) for label in ("baseline", "MTS")]
-        for pair in halves[0]:
-            noise[pair] = 0.5 * (halves[0][pair] + halves[1][pair]) / np.sqrt(2)
-    vdos = {label: vdos_from_frames(r["frames"], FRAME_FS) for label, r in runs.items()}
-    diff = {label: self_diffusion_from_frames(r["frames"], FRAME_FS) for label, r in runs.items()}
-
-    # --- NVE drift against the outer step, from the baseline's equilibrated state
+    # --- NVE drift against the outer step, from the baseline's equilibrated state (MTSLogger logs)
     nve_start = runs["baseline"]["equilibrated"]
-    drift = {}
+    logs = {}
     atoms = nve_start.copy()
     atoms.calc = baseline_calc
-    dyn = VelocityVerlet(atoms, inner)
-    t, e = conserved_series(dyn, atoms, args.nve_ps * 1000, INNER_FS, lambda: atoms.get_total_energy())
-    drift["baseline"] = (INNER_FS, energy_drift(t, e, n))
+    logs["baseline"] = run_logged(verlet_with_conserved_energy(atoms, inner), atoms, args.nve_ps * 1000,
+                                  INNER_FS, runs_dir / "physics_nve_baseline.log")
     for k in args.nve_ks:
         atoms = nve_start.copy()
         atoms.calc = mts_calc
         dyn = RESPA(atoms, inner * k, inner_steps=k)
-        t, e = conserved_series(dyn, atoms, args.nve_ps * 1000, INNER_FS * k, dyn.get_conserved_energy)
-        drift[k] = (INNER_FS * k, energy_drift(t, e, n))
+        logs[k] = run_logged(dyn, atoms, args.nve_ps * 1000, INNER_FS * k, runs_dir / f"physics_nve_K{k}.log")
+    drift = {"baseline": (INNER_FS, analyze_log(logs["baseline"]).drift)}
+    for k in args.nve_ks:
+        drift[k] = (INNER_FS * k, analyze_log(logs[k]).drift)
         print(f"NVE K={k}: drift {drift[k][1]}", flush=True)
 
     # --- report
     args.out.parent.mkdir(parents=True, exist_ok=True)
     stem = args.out
-    plot_rdfs({k: v for k, v in rdfs.items()}, stem.with_name(stem.name + "_rdf.png"))
+    plot_rdfs({k: (a.rdf.r, a.rdf.g) for k, a in analysis.items()}, stem.with_name(stem.name + "_rdf.png"))
     plot_vdos(vdos, stem.with_name(stem.name + "_vdos.png"))
     plot_msd({k: (d.t_ps, d.msd) for k, d in diff.items()}, stem.with_name(stem.name + "_msd.png"),
              fits={k: (d.D, d.window_ps) for k, d in diff.items()})
@@ -197,9 +242,6 @@ def main(argv=None):
             count += bool((d[np.triu_indices(h.sum(), 1)] < 1.0).any())
         return f"{count}/{len(frames)}"
 
-    def sigma(a, b):
-        return abs(a.D - b.D) / np.hypot(a.D_err, b.D_err)
-
     cmd = "OMP_NUM_THREADS={} .venv/bin/python benchmarks/md_physics.py {}".format(os.environ.get("OMP_NUM_THREADS", "?"), " ".join(sys.argv[1:])).strip()
     n_mol = n // 3
     lines = [
@@ -221,27 +263,25 @@ def main(argv=None):
         row("observable", labels_cols, "difference (MTS - baseline)", "MTS - control"),
         "|" + "---|" * (len(labels_cols) + 2 + (1 if args.control else 0)),
     ]
-    for pair, d in sorted(rdf_diff.items()):
+    for pair, d in sorted(versus.rdf_diff.items()):
         lines.append(row(
             f"RDF g_{pair} max abs diff: all r / r > 1.7 A",
-            [f"noise: {rdf_noise[pair]:.3f} / {rdf_noise_inter[pair]:.3f}"] + [""] * (len(labels_cols) - 1),
-            f"{d:.3f} / {rdf_diff_inter[pair]:.3f}",
-            f"r > 1.7 A: {control_diff[pair]:.3f}" if args.control else "",
+            [f"noise: {versus.rdf_noise[pair]:.3f} / {versus.rdf_noise_inter[pair]:.3f}"] + [""] * (len(labels_cols) - 1),
+            f"{d:.3f} / {versus.rdf_diff_inter[pair]:.3f}",
+            f"r > 1.7 A: {versus_control.rdf_diff_inter[pair]:.3f}" if args.control else "",
         ))
-    for band, (lo, hi) in {"O-H stretch peak (cm^-1)": (2800, 4200), "H-O-H bend peak (cm^-1)": (1300, 1900)}.items():
-        peaks = {k: band_peak(*vdos[k], lo, hi) for k in labels_cols}
-        lines.append(row(f"VDOS {band}", [f"{peaks[k]:.0f}" for k in labels_cols],
-                         f"{peaks['MTS'] - peaks['baseline']:+.0f}",
-                         f"{peaks['MTS'] - peaks.get('control', 0):+.0f}"))
-    dm, db = diff["MTS"], diff["baseline"]
+    for band, (lo, hi) in BANDS.items():
+        lines.append(row(f"VDOS {band}", [f"{analysis[k].band_peaks[(lo, hi)]:.0f}" for k in labels_cols],
+                         f"{versus.band_shift[(lo, hi)]:+.0f}",
+                         f"{versus_control.band_shift[(lo, hi)]:+.0f}" if args.control else ""))
     lines.append(row(
         "O self-diffusion (1e-5 cm^2/s)", [f"{diff[k].D_cgs:.2f} +/- {diff[k].D_err_cgs:.2f}" for k in labels_cols],
-        f"{dm.D_cgs - db.D_cgs:+.2f} ({sigma(dm, db):.1f} sigma)",
-        f"{dm.D_cgs - diff['control'].D_cgs:+.2f} ({sigma(dm, diff['control']):.1f} sigma)" if args.control else "",
+        "{:+.2f} ({:.1f} sigma)".format(*versus.diffusion["O"]),
+        "{:+.2f} ({:.1f} sigma)".format(*versus_control.diffusion["O"]) if args.control else "",
     ))
     lines.append(row("longest H-to-nearest-O distance seen (A)", [f"{longest_bond(runs[k]['frames']):.2f}" for k in labels_cols]))
     lines.append(row("frames with H-H < 1.0 A (collapsed molecule)", [collapsed(runs[k]["frames"]) for k in labels_cols]))
-    lines.append(row("mean T (K)", [f"{np.mean([f.get_temperature() for f in runs[k]['frames']]):.1f}" for k in labels_cols]))
+    lines.append(row("mean T (K)", [f"{analysis[k].mean_temperature_K:.1f}" for k in labels_cols]))
     wall = {k: runs[k]["wall"] for k in labels_cols}
     lines.append(row("NVT wall time (s)", [f"{wall[k]:.0f}" for k in labels_cols],
                      f"{wall['baseline'] / wall['MTS']:.2f}x",
@@ -253,7 +293,11 @@ def main(argv=None):
     for k in args.nve_ks:
         dt, r = drift[k]
         lines.append(f"| MTS r-RESPA K={k} | {dt:.1f} outer | {r.slope:+.3f} +/- {r.stderr:.3f} |")
-    lines += ["", "Plots: `md_physics_rdf.png`, `md_physics_vdos.png`, `md_physics_msd.png`, `md_physics_drift.png`."]
+    files = " ".join(str(runs[k]["path"]) for k in labels_cols)
+    log_files = " ".join(str(logs[k]) for k in ["baseline", *args.nve_ks])
+    lines += ["", "Plots: `md_physics_rdf.png`, `md_physics_vdos.png`, `md_physics_msd.png`, `md_physics_drift.png`.", "",
+              "The same numbers from the files this run wrote (trajectories with `md_time_fs`, `MTSLogger` logs):", "",
+              f"    nequip-mts analyze {files} --log {log_files} {ANALYZE_ARGS} -o <dir>"]
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -1,6 +1,7 @@
 """Mean-squared displacement and self-diffusion coefficients.
 
-Positions in Å, times in fs on input; D is reported in Å^2/ps and in the
+Positions in Å, times in fs on input (from the frames' ``md_time_fs`` for
+trajectories); D is reported in Å^2/ps and in the
 customary 10^-5 cm^2/s (1 Å^2/ps = 10 x 10^-5 cm^2/s).  Einstein relation in
 3D: MSD(t) -> 6 D t.
 
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from ase.geometry import find_mic
 
-from .frames import load_frames, select_indices, stack_cells, stack_positions
+from .frames import load_frames, regular_frames, stack_cells, stack_positions
+from .molecules import group_indices
 
 #: 1 Å^2/ps in units of 10^-5 cm^2/s
 A2PS_TO_1E5CM2S = 10.0
@@ -177,18 +179,36 @@ def self_diffusion(unwrapped: np.ndarray, dt_fs: float,
     return DiffusionResult(d_full, err, t_ps, full, tuple(window_ps), block_d)
 
 
-def self_diffusion_from_frames(frames, dt_fs: float, symbols="O", remove_com: bool = True,
-                               **kwargs) -> DiffusionResult:
+def self_diffusion_from_frames(frames, dt_fs: float | None = None, symbols="O",
+                               remove_com: bool = True, **kwargs) -> DiffusionResult:
     """:func:`self_diffusion` of a trajectory (path or list of ``ase.Atoms``).
 
     Unwraps positions, optionally removes the whole-system centre-of-mass drift
     (using all atoms), then analyses the atoms of ``symbols`` (default: water
-    oxygens, i.e. molecular diffusion).  Keyword arguments go to
-    :func:`self_diffusion`.
+    oxygens, i.e. molecular diffusion).
+
+    Parameters
+    ----------
+    frames : path, ase.Atoms or iterable of ase.Atoms
+        The trajectory.  The frame spacing comes from ``atoms.info["md_time_fs"]``;
+        frames off the regular grid (the final state that ``nequip-mts md``
+        writes off its log interval) are left out.
+    dt_fs : float, optional
+        Time between frames in fs, only for frames without ``md_time_fs``.
+    symbols : str or iterable of str
+        Groups to analyse: element symbols or selectors such as ``"O@H2O"``
+        (see :mod:`.molecules`; molecules are taken from the first frame).
+    remove_com : bool
+        Subtract the centre-of-mass displacement of the whole system.
+    **kwargs
+        Passed to :func:`self_diffusion` (``window_ps``, ``n_blocks``, ``dim``).
     """
-    frames = load_frames(frames)
+    frames, spacing, _ = regular_frames(load_frames(frames), dt_fs)
     x = unwrap_positions(stack_positions(frames), stack_cells(frames), frames[0].pbc)
     if remove_com:
         x = remove_com_drift(x, frames[0].get_masses())
-    idx = select_indices(frames[0], symbols=symbols)
-    return self_diffusion(x[:, idx], dt_fs, **kwargs)
+    groups = [symbols] if isinstance(symbols, str) else list(symbols)
+    idx = np.unique(np.concatenate([group_indices(frames[0], g) for g in groups]))
+    if idx.size == 0:
+        raise ValueError(f"no atoms in group(s) {groups}")
+    return self_diffusion(x[:, idx], spacing, **kwargs)

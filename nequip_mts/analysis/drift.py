@@ -1,12 +1,25 @@
 """NVE conserved-energy drift from a linear fit, in meV/atom/ps.
 
 Input: times in fs and conserved energies (kinetic + potential, plus any
-thermostat/barostat bookkeeping term) in eV.
+thermostat/barostat bookkeeping term) in eV, or an MD log file
+(:func:`read_md_log`, :func:`drift_from_log`) in either of two formats:
+
+``MTSLogger`` (``nequip-mts md``, :class:`nequip_mts.md.logger.MTSLogger`)
+    ``Time[fs] Etot[eV] Epot[eV] Ekin[eV] T[K] Econs[eV] Drift[meV/at]``.  The
+    drift is fitted to the ``Drift[meV/at]`` column (the conserved energy per
+    atom, relative to the start of the run), so no atom count is needed, and
+    it holds for thermostatted runs too.
+ASE ``MDLogger``
+    ``Time[ps] Etot[eV] Epot[eV] Ekin[eV] T[K]`` (or ``Etot/N[eV]`` ... with
+    ``peratom=True``).  The drift is fitted to ``Etot``, conserved in NVE only;
+    the total-energy columns need the number of atoms.  MDLogger prints 3
+    decimals (eV) for 101-1000 atoms, coarse for small drifts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from os import PathLike
 
 import numpy as np
 from scipy.stats import linregress
@@ -105,14 +118,148 @@ def energy_drift(times_fs: np.ndarray, energies_ev: np.ndarray, n_atoms: int,
     )
 
 
-def drift_from_log(path, n_atoms: int, time_col: int = 0, energy_col: int = 1,
-                   time_to_fs: float = 1.0, skiprows: int = 0, **kwargs) -> DriftResult:
-    """:func:`energy_drift` from a whitespace-separated text log.
+#: column names of the two log formats
+MTS_LOG_COLUMNS = ("Time[fs]", "Etot[eV]", "Epot[eV]", "Ekin[eV]", "T[K]", "Econs[eV]",
+                   "Drift[meV/at]")
 
-    Lines starting with ``#`` are ignored.  ``time_to_fs`` converts the time
-    column to fs.  For an ASE ``MDLogger`` file (header line, ``Time[ps]``,
-    ``Etot[eV]``) use ``skiprows=1, time_to_fs=1000``.  Keyword arguments go
-    to :func:`energy_drift`.
+
+@dataclass
+class MDLog:
+    """An MD log read by :func:`read_md_log`.
+
+    Attributes
+    ----------
+    kind : {"mts", "ase"}
+        ``MTSLogger`` or ASE ``MDLogger``.
+    columns : dict of str -> ndarray
+        Every column by its header name, as written.
+    time_fs : ndarray
+        Times in fs.
+    conserved : ndarray
+        The fitted quantity: the conserved energy per atom relative to the start
+        in meV (``"mts"``), total energy in eV (``"ase"``), or total energy per
+        atom in eV (``"ase"`` with ``peratom``).
+    per_atom : bool
+        Whether ``conserved`` is already per atom.
     """
-    data = np.loadtxt(path, comments="#", skiprows=skiprows, ndmin=2)
-    return energy_drift(data[:, time_col] * time_to_fs, data[:, energy_col], n_atoms, **kwargs)
+
+    kind: str
+    columns: dict
+    time_fs: np.ndarray
+    conserved: np.ndarray
+    per_atom: bool
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def read_md_log(path: str | PathLike) -> MDLog:
+    """Read an ``MTSLogger`` or ASE ``MDLogger`` log (see the module docstring).
+
+    Header lines may repeat (a restart appends with a new header).  When the
+    time goes back (a restart from an earlier frame repeats some lines), the
+    earlier lines from that time on are replaced by the later ones.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file has no recognised header, or fewer than 3 data lines.
+    """
+    path = str(path)
+    header, rows = None, []
+    with open(path) as fh:
+        for line in fh:
+            tokens = line.split()
+            if not tokens or tokens[0].startswith("#"):
+                continue
+            if not _is_number(tokens[0]):
+                names = tokens
+                if header is not None and names != header:
+                    raise ValueError(f"{path}: the header changes mid-file ({header} -> {names})")
+                header = names
+                continue
+            if header is None:
+                raise ValueError(f"{path}: data before any header line; not an MTSLogger or "
+                                 "ASE MDLogger log (use drift_from_log with time_col/energy_col)")
+            if len(tokens) < len(header) or not all(_is_number(t) for t in tokens[:len(header)]):
+                continue  # a line cut short by a crash
+            rows.append([float(t) for t in tokens[:len(header)]])
+    if header is None:
+        raise ValueError(f"{path}: no header line; not an MTSLogger or ASE MDLogger log")
+    data = np.array(rows, dtype=float).reshape(-1, len(header))
+    if "Time[fs]" in header and "Drift[meV/at]" in header:
+        kind, time_name, scale = "mts", "Time[fs]", 1.0
+        energy_name, per_atom = "Drift[meV/at]", True
+    elif "Time[ps]" in header and ("Etot[eV]" in header or "Etot/N[eV]" in header):
+        kind, time_name, scale = "ase", "Time[ps]", 1000.0
+        per_atom = "Etot/N[eV]" in header
+        energy_name = "Etot/N[eV]" if per_atom else "Etot[eV]"
+    else:
+        raise ValueError(f"{path}: header {' '.join(header)!r} is neither MTSLogger's "
+                         f"({' '.join(MTS_LOG_COLUMNS)}) nor ASE MDLogger's (Time[ps] Etot[eV] ...)")
+    t = data[:, header.index(time_name)] * scale
+    # a restart that repeats lines: later lines win from their first time on
+    keep = np.ones(len(t), dtype=bool)
+    for k in range(1, len(t)):
+        if t[k] <= t[k - 1]:
+            keep[:k] &= t[:k] < t[k]
+    data, t = data[keep], t[keep]
+    if len(t) < 3:
+        raise ValueError(f"{path}: {len(t)} data lines; the drift fit needs at least 3")
+    columns = {name: data[:, c] for c, name in enumerate(header)}
+    return MDLog(kind=kind, columns=columns, time_fs=t, conserved=columns[energy_name],
+                 per_atom=per_atom)
+
+
+def drift_from_log(path, n_atoms: int | None = None, time_col: int | None = None,
+                   energy_col: int | None = None, time_to_fs: float | None = None,
+                   skiprows: int | None = None, **kwargs) -> DriftResult:
+    """:func:`energy_drift` from an MD log file, in meV/atom/ps.
+
+    With none of ``time_col``, ``energy_col``, ``time_to_fs`` or ``skiprows``
+    the format is recognised from the header (:func:`read_md_log`):
+    ``MTSLogger`` logs need no atom count; ASE ``MDLogger`` logs with total
+    energies need ``n_atoms``.
+
+    Giving any of those four reads a plain whitespace-separated table instead
+    (lines starting with ``#`` ignored; defaults: time in column 0, in fs,
+    energy in eV in column 1, no header): ``skiprows=1, time_to_fs=1000`` for
+    an ASE ``MDLogger`` file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    n_atoms : int, optional
+        Atoms in the system; needed for total energies, ignored for MTSLogger logs.
+    **kwargs
+        Passed to :func:`energy_drift` (``correlated``).
+    """
+    if any(v is not None for v in (time_col, energy_col, time_to_fs, skiprows)):
+        if n_atoms is None:
+            raise ValueError("n_atoms is needed to read a plain table of total energies")
+        data = np.loadtxt(path, comments="#", skiprows=skiprows or 0, ndmin=2)
+        t = data[:, 0 if time_col is None else time_col] * (1.0 if time_to_fs is None else time_to_fs)
+        return energy_drift(t, data[:, 1 if energy_col is None else energy_col], n_atoms, **kwargs)
+    log = read_md_log(path)
+    return drift_from_md_log(log, n_atoms, source=str(path), **kwargs)
+
+
+def drift_from_md_log(log: MDLog, n_atoms: int | None = None, source: str = "the log",
+                      **kwargs) -> DriftResult:
+    """:func:`energy_drift` of an :class:`MDLog` (see :func:`drift_from_log`)."""
+    if log.kind == "mts":
+        # conserved energy per atom in meV -> eV per atom, one "atom"
+        return energy_drift(log.time_fs, log.conserved / 1000.0, 1, **kwargs)
+    if log.per_atom:
+        return energy_drift(log.time_fs, log.conserved, 1, **kwargs)
+    if n_atoms is None:
+        raise ValueError(f"{source} is an ASE MDLogger log of total energies; give the number "
+                         "of atoms (n_atoms, or --n-atoms on the command line)")
+    return energy_drift(log.time_fs, log.conserved, int(n_atoms), **kwargs)

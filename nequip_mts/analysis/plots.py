@@ -51,7 +51,8 @@ def plot_rdfs(curves: Mapping[str, tuple[np.ndarray, Mapping[str, np.ndarray]]],
             ax.plot(r, g[key], label=label, lw=1.2)
         ax.axhline(1.0, color="0.6", lw=0.6, ls=":")
         ax.set_xlabel("r (Å)")
-        ax.set_ylabel(f"g$_{{\\mathrm{{{key}}}}}$(r)")
+        # element pairs as a subscript (g_OH); group pairs (O@H2O-H@H2O) as plain text
+        ax.set_ylabel(f"g$_{{\\mathrm{{{key}}}}}$(r)" if key.isalnum() else "g(r)")
         ax.set_title(key)
     axes[0].legend(fontsize=8)
     _save(fig, path)
@@ -115,5 +116,32 @@ def plot_drift_vs_outer_step(series: Mapping[str, tuple[Sequence[float], Sequenc
     ax.axhline(0.0, color="0.7", lw=0.5)
     ax.set_xlabel("outer time step (fs)")
     ax.set_ylabel("energy drift (meV/atom/ps)")
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def plot_energy_drift(series: Mapping[str, tuple[np.ndarray, np.ndarray, float | None]],
+                      path: str | PathLike) -> None:
+    """Conserved energy against time, one line per log, with the fitted drift.
+
+    Parameters
+    ----------
+    series : {label: (t_ps, energy_meV_per_atom, slope_meV_per_atom_per_ps or None)}
+        Energy relative to its start, per atom; the fitted line is drawn dashed
+        when a slope is given.
+    path : str or PathLike
+        PNG to write.
+    """
+    fig, (ax,) = _figure(width=6.0)
+    for label, (t, e, slope) in series.items():
+        t, e = np.asarray(t), np.asarray(e)
+        (line,) = ax.plot(t, e, lw=0.8, label=label)
+        if slope is not None:
+            c = np.mean(e - slope * t)
+            ax.plot(t[[0, -1]], slope * t[[0, -1]] + c, ls="--", lw=1.0, color=line.get_color(),
+                    label=f"{label}: {slope:+.3g} meV/atom/ps")
+    ax.axhline(0.0, color="0.7", lw=0.5)
+    ax.set_xlabel("t (ps)")
+    ax.set_ylabel("conserved energy - start (meV/atom)")
     ax.legend(fontsize=8)
     _save(fig, path)

@@ -3,7 +3,9 @@
 The VDOS is the cosine transform of the VACF; it is the validation quantity most
 sensitive to MTS resonances (shifted or broadened O-H stretch, spurious peaks).
 Inputs are velocities ``[frames, atoms, 3]`` (any length unit per fs) and the time
-between stored frames in fs; frequencies come out in cm^-1.
+between stored frames in fs; frequencies come out in cm^-1.  From a trajectory
+(:func:`vdos_from_frames`) the frame spacing comes from the frames' own
+``md_time_fs``.
 
 Sampling note: the highest resolvable wavenumber is 1 / (2 dt c); with frames
 every 2 fs that is 8339 cm^-1, every 5 fs only 3336 cm^-1, below the O-H
@@ -16,7 +18,11 @@ import warnings
 
 import numpy as np
 
-from .frames import load_frames, select_indices, stack_velocities
+from .frames import load_frames, regular_frames, stack_velocities
+from .molecules import group_indices
+
+#: ``numpy.trapezoid`` (NumPy >= 2) or its older name ``numpy.trapz`` (NumPy 1.x)
+trapezoid = getattr(np, "trapezoid", None) or getattr(np, "trapz")
 
 #: speed of light in cm/fs; wavenumber [cm^-1] = frequency [1/fs] / C_CM_PER_FS
 C_CM_PER_FS = 2.99792458e-5
@@ -112,22 +118,40 @@ def vdos(velocities: np.ndarray, dt_fs: float, masses: np.ndarray | None = None,
     spectrum = (2.0 * np.fft.rfft(c, n=nfft).real - c[0]) * dt_fs
     freq = np.fft.rfftfreq(nfft, d=dt_fs) / C_CM_PER_FS
     if normalize:
-        spectrum = spectrum / np.trapezoid(spectrum, freq)
+        spectrum = spectrum / trapezoid(spectrum, freq)
     return freq, spectrum
 
 
-def vdos_from_frames(frames, dt_fs: float, symbols=None, mass_weighted: bool = True,
+def vdos_from_frames(frames, dt_fs: float | None = None, symbols=None, mass_weighted: bool = True,
                      **kwargs) -> tuple[np.ndarray, np.ndarray]:
     """:func:`vdos` of a trajectory (path or list of ``ase.Atoms`` with momenta).
 
-    ``symbols`` restricts to some elements (e.g. ``"H"``); extra keyword
-    arguments go to :func:`vdos`.
+    Parameters
+    ----------
+    frames : path, ase.Atoms or iterable of ase.Atoms
+        Frames with momenta.  Their spacing comes from ``atoms.info["md_time_fs"]``;
+        frames off the regular grid (the final state that ``nequip-mts md``
+        writes off its log interval) are left out.
+    dt_fs : float, optional
+        Time between frames in fs, only for frames without ``md_time_fs``.
+    symbols : str or iterable of str, optional
+        Groups to include (element symbols or selectors such as ``"H@H2O"``,
+        see :mod:`.molecules`); default all atoms.
+    mass_weighted : bool
+        Mass-weight the VACF.
+    **kwargs
+        Passed to :func:`vdos`.
     """
-    frames = load_frames(frames)
-    idx = select_indices(frames[0], symbols=symbols)
+    frames, spacing, _ = regular_frames(load_frames(frames), dt_fs)
+    idx = np.arange(len(frames[0]))
+    if symbols is not None:
+        groups = [symbols] if isinstance(symbols, str) else list(symbols)
+        idx = np.unique(np.concatenate([group_indices(frames[0], g) for g in groups]))
+        if idx.size == 0:
+            raise ValueError(f"no atoms in group(s) {groups}")
     v = stack_velocities(frames)[:, idx]
     m = frames[0].get_masses()[idx] if mass_weighted else None
-    return vdos(v, dt_fs, masses=m, **kwargs)
+    return vdos(v, spacing, masses=m, **kwargs)
 
 
 def band_peak(wavenumber: np.ndarray, dos: np.ndarray, lo: float, hi: float) -> float:
@@ -151,5 +175,5 @@ def spectral_distance(wavenumber: np.ndarray, dos_a: np.ndarray, dos_b: np.ndarr
     hi = wavenumber[-1] if hi is None else hi
     m = (wavenumber >= lo) & (wavenumber <= hi)
     w, a, b = wavenumber[m], np.clip(dos_a[m], 0, None), np.clip(dos_b[m], 0, None)
-    a, b = a / np.trapezoid(a, w), b / np.trapezoid(b, w)
-    return float(0.5 * np.trapezoid(np.abs(a - b), w))
+    a, b = a / trapezoid(a, w), b / trapezoid(b, w)
+    return float(0.5 * trapezoid(np.abs(a - b), w))

@@ -5,8 +5,7 @@ import pytest
 from ase import Atoms
 from ase.geometry import wrap_positions
 
-from nequip_mts.analysis.diffusion import (msd, self_diffusion, self_diffusion_from_frames,
-                                           unwrap_positions)
+from nequip_mts.analysis.diffusion import msd, self_diffusion, self_diffusion_from_frames, unwrap_positions
 
 
 def random_walk(d_a2ps, dt_fs, n_frames, n_atoms, seed):

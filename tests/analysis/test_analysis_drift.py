@@ -55,3 +55,66 @@ def test_drift_from_ase_mdlogger_file(tmp_path):
             fh.write(f"{ti:10.4f} {ei:12.6f} {ei - 1:12.6f} {1.0:12.6f} {300.0:6.1f}\n")
     res = drift_from_log(path, n_atoms=4, skiprows=1, time_to_fs=1000.0)
     assert res.slope == pytest.approx(0.5, rel=1e-3)  # 2 meV/ps / 4 atoms
+
+
+def test_drift_from_the_projects_own_mtslogger_log(tmp_path):
+    """A log written by nequip_mts.md.MTSLogger during a Langevin RESPA run.
+
+    The thermostat keeps changing the total energy, so only the conserved-energy
+    column gives a small drift; the fit must equal a fit of the conserved energies
+    recorded independently at every step.
+    """
+    from ase import units
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+
+    from nequip_mts.md import LangevinRESPA, MTSCalculator, MTSLogger
+
+    atoms = bulk("Cu", cubic=True).repeat((2, 2, 2))
+    atoms.rattle(0.05, seed=0)
+    atoms.calc = MTSCalculator.from_full_and_fast(EMT(), EMT())
+    dyn = LangevinRESPA(atoms, 4 * units.fs, inner_steps=2, temperature_K=600,
+                        friction=0.05 / units.fs, rng=1)
+    path = tmp_path / "md.log"
+    logger = MTSLogger(dyn, atoms, str(path), mode="w")
+    dyn.attach(logger, interval=1)
+    times, econs = [], []
+    dyn.attach(lambda: (times.append(dyn.get_time() / units.fs), econs.append(dyn.get_conserved_energy())),
+               interval=1)
+    dyn.run(150)
+    logger.close()
+
+    res = drift_from_log(path)  # no atom count needed
+    direct = energy_drift(np.array(times), np.array(econs), len(atoms))
+    # the log rounds Drift to 1e-4 meV/atom: the fits agree to a small part of the error bar
+    assert res.slope == pytest.approx(direct.slope, abs=0.02 * direct.stderr)
+    assert res.stderr == pytest.approx(direct.stderr, rel=0.05)
+    total = drift_from_log(path, time_col=0, energy_col=1, skiprows=1, n_atoms=len(atoms))
+    assert abs(total.slope) > 10 * abs(res.slope)  # Etot is not conserved under a thermostat
+
+
+def test_read_md_log_formats_and_restarts(tmp_path):
+    from nequip_mts.analysis.drift import read_md_log
+
+    mts = tmp_path / "mts.log"
+    header = "Time[fs]  Etot[eV]  Epot[eV]  Ekin[eV]  T[K]  Econs[eV]  Drift[meV/at]"
+    rows = [f"{t:.3f} -1.0 -2.0 1.0 300.0 -1.0 {0.01 * t:.4f}" for t in range(0, 50, 5)]
+    # a restart from t = 30 appends a header and repeats 30..45 (last lines cut by a crash)
+    again = [f"{t:.3f} -1.0 -2.0 1.0 300.0 -1.0 {0.01 * t + 0.5:.4f}" for t in range(30, 80, 5)]
+    mts.write_text("\n".join([header, *rows, "12.0 -1.0", header, *again]) + "\n")
+    log = read_md_log(mts)
+    assert log.kind == "mts" and log.per_atom
+    np.testing.assert_allclose(log.time_fs, np.arange(0, 80, 5.0))
+    assert np.all(log.conserved[log.time_fs >= 30] > 0.5 + 0.29)  # the restarted values won
+    assert drift_from_log(mts).slope > 0
+
+    per_atom = tmp_path / "ase_peratom.log"
+    per_atom.write_text("Time[ps]  Etot/N[eV]  Epot/N[eV]  Ekin/N[eV]  T[K]\n"
+                        + "".join(f"{0.001 * k:.4f} {-3 + 1e-4 * k:.4f} -3.1 0.1 300\n" for k in range(20)))
+    res = drift_from_log(per_atom)  # per-atom energies: no atom count needed
+    assert res.slope == pytest.approx(100.0, rel=1e-6)  # 1e-4 eV/atom per fs = 100 meV/atom/ps
+
+    with pytest.raises(ValueError, match="n_atoms"):
+        drift_from_log(tmp_path / "x.log", time_col=0)
+    with pytest.raises(FileNotFoundError):
+        read_md_log(tmp_path / "missing.log")

@@ -6,8 +6,13 @@ from ase import Atoms
 from ase.build import bulk
 from ase.geometry.rdf import get_rdf
 
-from nequip_mts.analysis.rdf import (first_peak, number_density, partial_rdfs, rdf_max_abs_diff,
-                                     running_coordination)
+from nequip_mts.analysis.rdf import (
+    first_peak,
+    number_density,
+    partial_rdfs,
+    rdf_max_abs_diff,
+    running_coordination,
+)
 
 
 def random_box(n_o, n_h, length, seed):
