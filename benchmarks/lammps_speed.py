@@ -35,21 +35,54 @@ def _sh(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
 
 
+def emt_alloy(size=2, species=("Cu", "Au"), fraction=0.3, a=3.7, rattle=0.08, seed=0):
+    """An fcc supercell of ``species[0]`` with a random ``fraction`` of ``species[1]``, rattled."""
+    import numpy as np
+    from ase.build import bulk
+
+    rng = np.random.default_rng(seed)
+    atoms = bulk(species[0], "fcc", a=a, cubic=True).repeat((size, size, size))
+    symbols = np.array(atoms.get_chemical_symbols())
+    symbols[rng.choice(len(atoms), int(round(fraction * len(atoms))), replace=False)] = species[1]
+    atoms.set_chemical_symbols(symbols.tolist())
+    atoms.positions += rng.normal(scale=rattle, size=atoms.positions.shape)
+    atoms.wrap()
+    return atoms
+
+
+def write_emt_dataset(path: Path, n_frames=40, size=2, species=("Cu", "Au")) -> Path:
+    """EMT-labelled :func:`emt_alloy` frames (lattice constant and rattle varied) as extxyz."""
+    import ase.io
+    from ase.calculators.emt import EMT
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    frames = []
+    for i in range(n_frames):
+        atoms = emt_alloy(size, species, a=3.7 + 0.05 * ((i % 5) - 2), rattle=0.05 + 0.05 * (i % 3), seed=i)
+        atoms.calc = EMT()
+        energy, forces, stress = atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+        atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces, stress=stress)
+        frames.append(atoms)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ase.io.write(path, frames, format="extxyz")
+    return path
+
+
 def train_emt_multiscale(workdir: Path, r_fast: float, r_slow: float, epochs: int) -> Path:
-    """Co-train a multiscale model on EMT Cu/Au with configs/tutorial.yaml (stand-in)."""
-    from nequip_mts.lammps.toy import write_emt_dataset
+    """Co-train a multiscale model on EMT Cu/Au with the tutorial config (stand-in)."""
+    from nequip_mts.resources import CONFIG_PATH
 
     data = write_emt_dataset(workdir / "emt.xyz", n_frames=40, size=2, species=("Cu", "Au"))
     run = workdir / "train"
     cmd = [
         str(Path(sys.executable).parent / "nequip-train"),
-        "-cp", str(ROOT / "configs"), "-cn", "tutorial",
+        "-cp", CONFIG_PATH, "-cn", "tutorial",
         f"data_file={data}", "model_type_names=[Cu,Au]",
         f"r_max_fast={r_fast}", f"r_max_slow={r_slow}",
         "data.split_dataset.train=32", "data.split_dataset.val=4", "data.split_dataset.test=4",
         f"stage1_epochs={max(1, epochs // 2)}", f"max_epochs={epochs}",
         "trainer.enable_progress_bar=false",
-        # slow part sized like configs/water_multiscale.yaml
+        # slow part sized like the water_multiscale config
         "training_module.model.slow.num_layers=2",
         "training_module.model.slow.num_scalar_features=32",
         "training_module.model.slow.num_tensor_features=8",
@@ -84,9 +117,7 @@ def build_system(structure, min_atoms: int, repeat, type_names, temperature_K: f
     from ase.md import velocitydistribution as vd
 
     if structure is None:
-        from nequip_mts.lammps.toy import make_emt_alloy
-
-        atoms = make_emt_alloy(size=2, species=tuple(type_names), seed=seed)
+        atoms = emt_alloy(size=2, species=tuple(type_names), seed=seed)
     else:
         atoms = ase.io.read(structure, index=0)
     if repeat:
@@ -109,16 +140,17 @@ def run_case(meta, data_file, workdir: Path, plugin, integrator, parts, dt_fs, k
     """One LAMMPS process: a warm-up run, then ``repeats`` timed runs of ``steps``
     (outer) steps; the fastest timed run counts (the machine may be shared)."""
     from nequip_mts.lammps.build import lammps_env, lmp_command
-    from nequip_mts.lammps.inputs import MDSettings, lammps_input
+    from nequip_mts.lammps.inputs import lammps_input
+    from nequip_mts.md.settings import MDSettings
 
     workdir.mkdir(parents=True, exist_ok=True)
+    # K = 1 writes plain verlet on the "sum" entry
     settings = MDSettings(
-        integrator="respa" if integrator == "respa" else "verlet",
         ensemble="nve",
         timestep_fs=dt_fs,
-        inner_steps=k,
+        inner_steps=k if integrator == "respa" else 1,
         steps=steps,
-        thermo_every=max(1, steps),
+        loginterval=max(1, steps),
     )
     m = dict(meta)
     if integrator == "verlet":
@@ -217,7 +249,7 @@ def main(argv=None):
     commit = _sh(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT).stdout.strip()
     cpu = ""
     try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     except Exception:
         pass
     def _show(a):
@@ -232,7 +264,7 @@ def main(argv=None):
     cmdline = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/lammps_speed.py " + " ".join(
         _show(a) for a in (argv or sys.argv[1:])
     )
-    label = args.label or (f"EMT Cu/Au stand-in multiscale model" if args.emt else f"{deploy_dir.name}")
+    label = args.label or ("EMT Cu/Au stand-in multiscale model" if args.emt else f"{deploy_dir.name}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines = [
         f"## {label}: {n} atoms, inner step {dt:g} fs",

@@ -4,7 +4,7 @@
     python examples/lammps/make_inputs.py --deploy deployed_lmp/ -o run/ --structure my.xyz
 
 Without ``--deploy`` the inputs name ``deployed_lmp/{fast,slow,sum}.nequip.pt2`` next to
-them (create that directory with ``nequip-mts-deploy MODEL examples/lammps/deployed_lmp
+them (create that directory with ``nequip-mts deploy MODEL examples/lammps/deployed_lmp
 --target pair_allegro``) and load the plugin from ``LAMMPS_PLUGIN_PATH``.  The data file
 is the first frame of the bundled water data (96 atoms, with its velocities).
 """
@@ -17,23 +17,22 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nequip_mts.lammps.inputs import MDSettings, lammps_input, read_deploy, write_data_file  # noqa: E402
+from nequip_mts.lammps.inputs import integrator_name, lammps_input, read_deploy, write_data_file  # noqa: E402
+from nequip_mts.md.settings import MDSettings  # noqa: E402
+from nequip_mts.resources import water_data  # noqa: E402
 
-WATER = ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
+WATER = water_data()
 
 # outer 2 fs / inner 0.5 fs: inside the clean window for flexible water (docs/md.md)
-VARIANTS = {
-    "in.respa_nve": MDSettings(integrator="respa", ensemble="nve", timestep_fs=2.0, inner_steps=4, steps=5000),
-    "in.respa_nvt": MDSettings(
-        integrator="respa", ensemble="nvt", timestep_fs=2.0, inner_steps=4, steps=5000,
-        temperature_K=300.0, tdamp_fs=100.0,
-    ),
-    "in.respa_langevin": MDSettings(
-        integrator="respa", ensemble="langevin", timestep_fs=2.0, inner_steps=4, steps=5000,
-        temperature_K=300.0, tdamp_fs=500.0,
-    ),
-    "in.verlet_nve": MDSettings(integrator="verlet", ensemble="nve", timestep_fs=0.5, steps=20000),
-}
+RESPA = dict(timestep_fs=2.0, inner_steps=4, steps=5000, loginterval=100)
+VARIANTS = [
+    MDSettings(ensemble="nve", **RESPA),
+    MDSettings(ensemble="langevin", temperature_K=300.0, thermostat_time_fs=500.0, **RESPA),
+    MDSettings(ensemble="bussi", temperature_K=300.0, thermostat_time_fs=100.0, **RESPA),
+    MDSettings(ensemble="nose-hoover", temperature_K=300.0, thermostat_time_fs=100.0, **RESPA),
+    # K = 1: plain verlet on the sum model, the single-step reference
+    MDSettings(ensemble="nve", timestep_fs=0.5, inner_steps=1, steps=20000, loginterval=100),
+]
 
 
 def main(argv=None):
@@ -60,8 +59,8 @@ def main(argv=None):
         }
     atoms = ase.io.read(args.structure, index=args.index)
     data = write_data_file(atoms, out / "water.data", meta["type_names"])
-    for name, settings in VARIANTS.items():
-        settings.thermo_every = 100
+    for settings in VARIANTS:
+        name = f"in.{integrator_name(settings)}_{settings.ensemble}"
         text = lammps_input(meta, data, settings, plugin=args.plugin, relative_to=out,
                             periodic=tuple(bool(x) for x in atoms.pbc))
         (out / name).write_text(text)

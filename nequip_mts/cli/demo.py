@@ -2,35 +2,62 @@
 
 Loads the bundled models (or retrains both with a short schedule on the bundled
 GFN1-xTB water data): the conventional single Allegro baseline and the multiscale
-model. On a replicated water box it runs Langevin MD with the baseline at a 0.5 fs
-step and MTS Langevin MD (BAOAB-RESPA, 0.5 fs inner step, K inner steps per outer
-step) with the multiscale model, then prints the measured speedup and the
-comparison of observables.
+model. On a replicated water box it runs MD with the baseline at the inner step
+(0.5 fs) and MTS MD (0.5 fs inner step, K inner steps per outer step) with the
+multiscale model, then prints the measured speedup and the intermolecular RDFs of
+the two runs beside their sampling noise, and draws both in ``<workdir>/demo.png``.
 """
 
-import argparse
+from __future__ import annotations
+
 import os
 import pathlib
 import subprocess
 import sys
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-DEFAULT_DATA = ROOT / "benchmarks" / "data" / "water_gfn1.extxyz.gz"
-MODELS = ROOT / "benchmarks" / "models"
+from nequip_mts import resources
+from nequip_mts.errors import BuildError
+from nequip_mts.md import settings as md_settings
+
+DEFAULTS = dict(ensemble="langevin", timestep_fs=3.0, inner_steps=6, time_ps=0.3, temperature_K=350.0)
+# an RDF comparison whose sampling noise exceeds this says nothing about the integrator
+NOISE_TO_JUDGE = 0.1
+RDF_RMIN_A = 1.3  # intermolecular structure only: covalent O-H lies below
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--baseline", type=pathlib.Path, default=MODELS / "water_baseline.nequip.zip", help="single-model checkpoint or package (default: bundled)")
-    parser.add_argument("--multiscale", type=pathlib.Path, default=MODELS / "water_multiscale.nequip.zip", help="multiscale checkpoint or package (default: bundled)")
-    parser.add_argument("--retrain", action="store_true", help="retrain both models from configs/ with a short schedule first")
-    parser.add_argument("--data", type=pathlib.Path, default=DEFAULT_DATA, help="extxyz water data (default: bundled GFN1-xTB water)")
-    parser.add_argument("--replicate", type=int, nargs=3, default=(2, 2, 1), help="box replication (default 2 2 1: 384 atoms)")
-    parser.add_argument("--time-fs", type=float, default=300.0, help="simulated time per run in fs (default 300)")
-    parser.add_argument("--inner-fs", type=float, default=0.5, help="single / inner time step in fs (default 0.5)")
-    parser.add_argument("--inner-steps", type=int, default=6, help="K, inner steps per outer step (default 6: 3 fs outer)")
-    parser.add_argument("--temperature-K", type=float, default=350.0, help="Langevin temperature in K (default 350)")
-    parser.add_argument("--workdir", type=pathlib.Path, default=pathlib.Path("demo_out"), help="where trajectories and logs go (default demo_out)")
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "demo", help="the main job: single-step vs MTS MD on the bundled water", description=__doc__
+    )
+    parser.add_argument(
+        "--baseline",
+        type=pathlib.Path,
+        default=None,
+        help="single-model checkpoint or package (default: the bundled water baseline)",
+    )
+    parser.add_argument(
+        "--multiscale",
+        type=pathlib.Path,
+        default=None,
+        help="multiscale checkpoint or package (default: the bundled water model)",
+    )
+    parser.add_argument(
+        "--retrain", action="store_true", help="retrain both models with a short schedule first (about 20 min)"
+    )
+    parser.add_argument(
+        "--data", type=pathlib.Path, default=None, help="extxyz water data (default: the bundled GFN1-xTB water)"
+    )
+    parser.add_argument(
+        "--replicate", type=int, nargs=3, default=(2, 2, 1), help="box replication (default 2 2 1: 384 atoms)"
+    )
+    md_settings.add_arguments(parser, engine="ase", defaults=DEFAULTS)
+    parser.add_argument(
+        "--workdir", type=pathlib.Path, default=pathlib.Path("demo_out"), help="output folder (default demo_out)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.set_defaults(func=run)
+    return parser
 
 
 def _retrain(data: pathlib.Path, workdir: pathlib.Path):
@@ -40,119 +67,180 @@ def _retrain(data: pathlib.Path, workdir: pathlib.Path):
         out = (workdir / "train" / name).resolve()
         cmd = [
             str(pathlib.Path(sys.executable).parent / "nequip-train"),
-            "-cp", str(ROOT / "configs"), "-cn", name,
-            f"data_file={data.resolve()}", f"output_dir={out}", f"hydra.run.dir={out}",
+            "-cp", resources.CONFIG_PATH, "-cn", name,
+            f"data_file={data.resolve()}", f"hydra.run.dir={out}",
             "max_epochs=8", "+trainer.limit_train_batches=60", "trainer.enable_progress_bar=false", *extra,
-        ]
-        print(f"retraining {name} (short schedule) ...", flush=True)
+        ]  # fmt: skip
+        print(f"retraining {name} (short schedule; log in {out.parent / (name + '.log')}) ...", flush=True)
         out.parent.mkdir(parents=True, exist_ok=True)
         with open(out.parent / f"{name}.log", "w") as log:
-            subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+        if proc.returncode != 0:
+            raise BuildError(f"retraining {name} failed; see {out.parent / (name + '.log')}")
         checkpoints.append(out / "last.ckpt")
     return checkpoints
 
 
-def _water_box(data: pathlib.Path, replicate):
-    from ase.io import read
-
-    atoms = read(data, index=0)
-    atoms = atoms.repeat(tuple(replicate))
-    atoms.calc = None
-    return atoms
-
-
-def _timed_run(dyn, steps, label, workdir, max_temperature_K):
-    from tqdm import tqdm
-
-    from nequip_mts.md.safety import MDInstabilityError, StabilityGuard, run_guarded
+def _timed_run(dyn, steps, label, workdir, max_temperature_K, progress):
+    """Run ``dyn`` for ``steps`` steps behind a blow-up guard; returns the wall time in s."""
+    from nequip_mts.errors import MDInstabilityError
+    from nequip_mts.md.runner import ProgressBar
+    from nequip_mts.md.safety import StabilityGuard, run_guarded
 
     # first observer: a blown-up state is caught before anything records it
     guard = StabilityGuard(dyn, max_temperature_K=max_temperature_K)
     dyn.insert_observer(guard)
-    bar = tqdm(total=steps, desc=label, unit="step", leave=True, mininterval=2)
-    dyn.attach(lambda: bar.update(1) if dyn.nsteps > 0 else None, interval=1)
+    bar = ProgressBar(dyn, steps, enabled=progress, desc=label)
+    dyn.attach(bar, interval=max(1, steps // 200))
     start = time.perf_counter()
     try:
         run_guarded(dyn, steps, guard, workdir / f"{label.split()[0]}.last_good.extxyz")
     except MDInstabilityError as err:
+        raise MDInstabilityError(
+            err.step,
+            f"{label}: {err.reason}. The model is not good enough for MD at this temperature; "
+            "use the bundled models (no --retrain) or train longer (benchmarks/train_models.py)",
+            err.last_good_file,
+        ) from None
+    finally:
         bar.close()
-        print(
-            f"nequip-mts demo: {label}: {err}. The model is not good enough for MD at this "
-            "temperature; use the bundled models (no --retrain) or train longer "
-            "(benchmarks/train_models.py).",
-            file=sys.stderr,
-        )
-        sys.exit(3)
-    bar.close()
     return time.perf_counter() - start
 
 
-def run(args: argparse.Namespace) -> None:
+def _rdf_comparison(runs, rmax):
+    """Intermolecular RDFs of each run with their halves; max |dg| and its noise per pair."""
+    from nequip_mts.analysis.rdf import half_vs_half_noise, rdf_halves, rdf_max_abs_diff
+
+    halves = {name: rdf_halves(frames, rmax=rmax, nbins=120, intermolecular=True) for name, frames in runs.items()}
+    (a, ha), (b, hb) = halves.items()
+    diff = rdf_max_abs_diff(ha.g, hb.g, r=ha.r, rmin=RDF_RMIN_A)
+    noise_a = half_vs_half_noise(ha.first, ha.second, r=ha.r, rmin=RDF_RMIN_A)
+    noise_b = half_vs_half_noise(hb.first, hb.second, r=hb.r, rmin=RDF_RMIN_A)
+    noise = {pair: 0.5 * (noise_a[pair] + noise_b[pair]) for pair in diff}
+    return halves, diff, noise
+
+
+def _plot(path, results, halves, speedup):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pairs = list(next(iter(halves.values())).g)
+    fig, axes = plt.subplots(1, 1 + len(pairs), figsize=(3.6 * (1 + len(pairs)), 3.2))
+    names = list(results)
+    rates = [results[n]["ns_per_day"] for n in names]
+    axes[0].bar(names, rates, color=["tab:gray", "tab:blue"])
+    axes[0].set_ylabel("simulated ns / day")
+    axes[0].set_title(f"speed: MTS {speedup:.2f}x")
+    for ax, pair in zip(axes[1:], pairs):
+        for name, color in zip(names, ("tab:gray", "tab:blue")):
+            ax.plot(halves[name].r, halves[name].g[pair], color=color, label=name)
+        ax.set_xlim(RDF_RMIN_A, halves[names[0]].r[-1])
+        ax.set_xlabel("r (A)")
+        ax.set_title(f"intermolecular g_{pair}")
+    axes[1].legend(frameon=False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run(args):
     import numpy as np
-    from ase import units
-    from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
-    from nequip.integrations.ase import NequIPCalculator
+    from ase.io import read
 
-    from nequip_mts.analysis.rdf import partial_rdfs, rdf_max_abs_diff
-    from nequip_mts.md import LangevinRESPA, MTSCalculator
+    from nequip_mts.md import MTSCalculator
+    from nequip_mts.md.providers import saved_model_calculator
+    from nequip_mts.md.runner import initial_velocities, make_integrator, make_single_step_integrator
 
+    settings = md_settings.MDSettings.from_args(args, engine="ase")
+    data = args.data or resources.water_data()
+    if not data.is_file():
+        raise FileNotFoundError(f"data file {data} not found; pass --data FILE.extxyz")
     args.workdir.mkdir(parents=True, exist_ok=True)
-    if not args.data.exists():
-        sys.exit(f"nequip-mts demo: data file {args.data} not found")
-    baseline, multiscale = _retrain(args.data, args.workdir) if args.retrain else (args.baseline, args.multiscale)
-    for path in (baseline, multiscale):
-        if not path.exists():
-            sys.exit(f"nequip-mts demo: model {path} not found; pass --baseline/--multiscale or --retrain")
+    if args.retrain:
+        baseline, multiscale = _retrain(data, args.workdir)
+    else:
+        baseline = args.baseline or resources.bundled_model("baseline")
+        multiscale = args.multiscale or resources.bundled_model("multiscale")
 
+    atoms0 = read(data, index=0).repeat(tuple(args.replicate))
+    atoms0.calc = None
+    initial_velocities(atoms0, settings)
+    k = settings.inner_steps
+    single = settings.replace(timestep_fs=settings.inner_timestep_fs, inner_steps=1, steps=settings.steps * k)
+    frame_every_outer = 3  # frames for the RDFs every 3 outer steps (9 fs by default)
+    max_T = max(2000.0, 4 * settings.temperature_K) if settings.temperature_K else 5000.0
     print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
-    atoms0 = _water_box(args.data, args.replicate)
-    print(f"system: {len(atoms0)} atoms, cell {np.round(atoms0.cell.lengths(), 2).tolist()} A; models {baseline.name}, {multiscale.name}")
-    MaxwellBoltzmannDistribution(atoms0, temperature_K=args.temperature_K, rng=np.random.default_rng(0))
-    friction = 0.01 / units.fs
-    inner = args.inner_fs * units.fs
-    k = args.inner_steps
-    single_steps = int(round(args.time_fs / args.inner_fs))
-    outer_steps = int(round(args.time_fs / (args.inner_fs * k)))
-    frame_every_fs = 3.0 * args.inner_fs * k
+    print(
+        f"system: {len(atoms0)} atoms, cell {np.round(atoms0.cell.lengths(), 2).tolist()} A; "
+        f"{settings.ensemble} at {settings.temperature_K} K for {settings.time_ps:g} ps; "
+        f"models {pathlib.Path(baseline).name}, {pathlib.Path(multiscale).name}",
+        flush=True,
+    )
 
-    results = {}
-    # reference: the conventional model at every 0.5 fs step
-    atoms = atoms0.copy()
-    atoms.calc = NequIPCalculator._from_saved_model(str(baseline), device="cpu")
-    frames = []
-    dyn = Langevin(atoms, inner, temperature_K=args.temperature_K, friction=friction, fixcm=False, rng=np.random.default_rng(1))
-    dyn.attach(lambda: frames.append(atoms.copy()), interval=max(1, int(round(frame_every_fs / args.inner_fs))))
-    max_t = max(2000.0, 4 * args.temperature_K)
-    wall = _timed_run(dyn, single_steps, f"baseline {args.inner_fs} fs", args.workdir, max_t)
-    results["baseline"] = (wall, frames)
-
-    atoms = atoms0.copy()
-    atoms.calc = MTSCalculator.from_checkpoint(multiscale)
-    frames = []
-    dyn = LangevinRESPA(atoms, inner * k, inner_steps=k, temperature_K=args.temperature_K, friction=friction, rng=1)
-    dyn.attach(lambda: frames.append(atoms.copy()), interval=3)
-    wall = _timed_run(dyn, outer_steps, f"MTS {args.inner_fs} fs x {k}", args.workdir, max_t)
-    results["mts"] = (wall, frames)
+    runs = {
+        "baseline": dict(
+            settings=single,
+            calc=lambda: saved_model_calculator(baseline),
+            integrator=make_single_step_integrator,
+            label=f"baseline {single.timestep_fs:g} fs",
+            stride=frame_every_outer * k,
+        ),
+        "MTS": dict(
+            settings=settings,
+            calc=lambda: MTSCalculator.from_checkpoint(multiscale),
+            integrator=make_integrator,
+            label=f"MTS {settings.inner_timestep_fs:g} fs x {k}",
+            stride=frame_every_outer,
+        ),
+    }
+    results, frames = {}, {}
+    for seed_offset, (name, spec) in enumerate(runs.items()):
+        atoms = atoms0.copy()
+        atoms.calc = spec["calc"]()
+        run_settings = spec["settings"]
+        rng = np.random.default_rng([settings.seed, seed_offset + 1])
+        dyn = spec["integrator"](atoms, run_settings, rng=rng)
+        frames[name] = []
+        dyn.attach(lambda f=frames[name], a=atoms: f.append(a.copy()), interval=spec["stride"])
+        wall = _timed_run(dyn, run_settings.steps, spec["label"], args.workdir, max_T, not args.no_progress)
+        equilibrated = frames[name][len(frames[name]) // 3 :]
+        frames[name] = equilibrated
+        results[name] = dict(
+            wall_s=wall,
+            ns_per_day=settings.time_ps * 1e-3 / (wall / 86400.0),
+            mean_T=float(np.mean([f.get_temperature() for f in equilibrated])),
+        )
 
     print("\n=== result ===")
-    for name, (wall, frames) in results.items():
-        ns_day = args.time_fs * 1e-6 / (wall / 86400.0)
-        temps = [f.get_temperature() for f in frames[len(frames) // 3:]]
-        print(f"{name:>6}: {wall:7.1f} s for {args.time_fs:.0f} fs  ({ns_day:.3f} ns/day), mean T {np.mean(temps):.1f} K")
-    speedup = results["baseline"][0] / results["mts"][0]
-    print(f"speedup of MTS (outer step {args.inner_fs * k:.1f} fs) over single-step baseline MD: {speedup:.2f}x")
-    equil = lambda frames: frames[len(frames) // 3:]  # noqa: E731
-    r, g_single = partial_rdfs(equil(results["baseline"][1]), rmax=min(6.0, atoms0.cell.lengths().min() / 2))
-    _, g_mts = partial_rdfs(equil(results["mts"][1]), rmax=min(6.0, atoms0.cell.lengths().min() / 2))
-    # intermolecular structure only: the sharp intramolecular O-H/H-H peaks make
-    # max |dg| there a measure of bond-length noise in a run this short
-    diffs = rdf_max_abs_diff(g_single, g_mts, r=r, rmin=1.3)
-    print("RDF max |dg| baseline vs MTS for r > 1.3 A: " + ", ".join(f"{k}: {v:.3f}" for k, v in diffs.items()))
-    print("(short runs: RDF differences include sampling noise; benchmarks/ runs the long comparison)")
+    for name, res in results.items():
+        print(
+            f"{name:>8}: {res['wall_s']:7.1f} s for {settings.time_ps * 1000:.0f} fs "
+            f"({res['ns_per_day']:.3f} ns/day), mean T {res['mean_T']:.1f} K"
+        )
+    speedup = results["baseline"]["wall_s"] / results["MTS"]["wall_s"]
+    print(
+        f"speedup of MTS (outer step {settings.timestep_fs:g} fs) over single-step baseline MD: {speedup:.2f}x"
+    )
 
-
-def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("demo", help="the main job: single-step vs MTS MD on bundled water", description=__doc__)
-    add_arguments(parser)
-    parser.set_defaults(func=run)
+    rmax = min(6.0, atoms0.cell.lengths().min() / 2)
+    halves, diff, noise = _rdf_comparison(frames, rmax)
+    if max(noise.values()) > NOISE_TO_JUDGE:
+        print(
+            f"RDFs: this run is too short to compare structure (sampling noise up to "
+            f"{max(noise.values()):.2f} in g); run --time-ps 5 or benchmarks/md_physics.py"
+        )
+    else:
+        print(
+            f"intermolecular RDF max |dg|, baseline vs MTS (r > {RDF_RMIN_A} A), beside the sampling noise: "
+            + ", ".join(f"{pair} {diff[pair]:.3f} (noise {noise[pair]:.3f})" for pair in diff)
+        )
+        if any(diff[pair] > 2 * noise[pair] for pair in diff):
+            print(
+                "(the baseline and the multiscale model are separately trained models whose liquids "
+                "differ; the integrator alone is compared in benchmarks/results/md_physics.md)"
+            )
+    png = args.workdir / "demo.png"
+    _plot(png, results, halves, speedup)
+    print(f"figure: {png}")

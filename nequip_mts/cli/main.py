@@ -1,20 +1,22 @@
-"""``nequip-mts``: one entry point for the project's commands.
+"""``nequip-mts``: the one command line of the project.
 
-Subcommands are registered by the modules that implement them, so this file
-stays a table of contents: ``deploy``, ``md``, ``build-lammps-plugin``,
-``write-lammps-input``, ``demo``.
+Every subcommand lives in a module of this package that defines ``add_parser(subparsers)``
+and sets ``func`` to a function of the parsed arguments. Subcommands raise exceptions;
+:func:`main` alone turns them into one line on stderr and an exit code
+(:mod:`nequip_mts.errors`): 2 for bad input, 3 for an MD instability.
 """
 
-import argparse
-import importlib
+from __future__ import annotations
 
-# (module, how it registers itself); modules expose `add_parser(subparsers)`
-_SUBCOMMAND_MODULES = (
-    "nequip_mts.deploy.cli",
-    "nequip_mts.cli.md",
-    "nequip_mts.lammps.cli",
-    "nequip_mts.cli.demo",
-)
+import argparse
+import sys
+
+from nequip_mts import __version__
+from nequip_mts.cli import analyze, demo, deploy, lammps, md
+from nequip_mts.errors import EXIT_FAILURE, BuildError, exit_code
+
+# in the order --help lists them
+SUBCOMMAND_MODULES = (md, deploy, lammps, analyze, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,23 +24,42 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nequip-mts",
         description="Multiple-time-step MD with co-trained fast/slow NequIP and Allegro potentials.",
     )
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in _SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-            continue
+    parser.add_argument("--version", action="version", version=f"nequip-mts {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in SUBCOMMAND_MODULES:
         module.add_parser(subparsers)
     return parser
 
 
-def main(argv=None) -> None:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.func(args)
+def main(argv=None) -> int:
+    """Run one subcommand; returns (and, as a script, exits with) its exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except KeyboardInterrupt as err:
+        print(f"nequip-mts {args.command}: interrupted", file=sys.stderr)
+        return exit_code(err)
+    except Exception as err:  # noqa: BLE001 - the map below decides what the user sees
+        code = exit_code(err)
+        if code == EXIT_FAILURE and not isinstance(err, BuildError):
+            raise  # not a user's mistake: keep the traceback for the bug report
+        print(f"nequip-mts {args.command}: error: {err}", file=sys.stderr)
+        return code
+    return 0
 
 
-if __name__ == "__main__":
-    main()
+def deploy_main(argv=None) -> int:
+    """``nequip-mts-deploy ...``, the same as ``nequip-mts deploy ...``."""
+    return main(["deploy", *(sys.argv[1:] if argv is None else argv)])
+
+
+def _script(entry):
+    def run():
+        sys.exit(entry())
+
+    return run
+
+
+# console scripts (pyproject.toml) exit with the code main returns
+console_main = _script(main)
+console_deploy = _script(deploy_main)

@@ -1,20 +1,16 @@
-"""``nequip-mts-deploy``: split a trained multiscale model into compiled fast/slow/sum models.
+"""Split a trained multiscale model into compiled fast, slow and sum models.
 
 Each part is compiled by nequip's own ``nequip-compile`` (``--model fast|slow|sole_model``);
-this command checks the input, runs the compiles and writes ``mts_deploy.json``.
+:func:`deploy` checks the input, runs the compiles and writes the manifest
+(:mod:`nequip_mts.manifest`). The command line is ``nequip-mts deploy``.
 """
 
-import argparse
 import hashlib
 import pathlib
 import time
 from typing import Dict, List, Optional, Sequence
 
-from .metadata import write_metadata
-
-# deploy part -> model key in the trained ModuleDict
-MODEL_KEYS = {"fast": "fast", "slow": "slow", "sum": "sole_model"}
-TARGETS = ("ase", "pair_allegro")
+from nequip_mts.manifest import MODEL_KEYS, PARTS, TARGETS, part_filename, write_manifest
 
 
 class NotMultiscaleError(ValueError):
@@ -46,8 +42,8 @@ def inspect_multiscale(model_path) -> Dict:
     if missing:
         raise NotMultiscaleError(
             f"{model_path} is not a nequip-mts multiscale model: it holds models "
-            f"{sorted(models.keys())}, but the deploy step needs 'sole_model', 'fast' and "
-            "'slow' (train with `_target_: nequip_mts.model.MultiscaleModel`); for a "
+            f"{sorted(models.keys())}, but the deploy step needs {sorted(MODEL_KEYS.values())} "
+            "(train with `_target_: nequip_mts.model.MultiscaleModel`); for a "
             "single model use `nequip-compile` directly"
         )
     return {part: dict(models[key].metadata) for part, key in MODEL_KEYS.items()}
@@ -82,7 +78,7 @@ def deploy(
     model_path,
     output_dir,
     target: str = "ase",
-    parts: Sequence[str] = ("fast", "slow", "sum"),
+    parts: Sequence[str] = PARTS,
     device: str = "cpu",
     extra_compile_args: Optional[List[str]] = None,
 ) -> pathlib.Path:
@@ -108,10 +104,10 @@ def deploy(
 
     model_path = pathlib.Path(model_path)
     if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}; choose one of {TARGETS}")
-    unknown = set(parts) - set(MODEL_KEYS)
+        raise ValueError(f"unknown target {target!r}; choose one of {tuple(TARGETS)}")
+    unknown = set(parts) - set(PARTS)
     if unknown or not parts:
-        raise ValueError(f"parts must be among {tuple(MODEL_KEYS)}, got {list(parts)}")
+        raise ValueError(f"parts must be among {PARTS}, got {list(parts)}")
     if not model_path.exists():
         raise FileNotFoundError(f"model file {model_path} does not exist")
 
@@ -120,17 +116,14 @@ def deploy(
     output_dir = pathlib.Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
 
-    metadata = {
-        "target": target,
-        "type_names": type_names,
-        "model_dtype": part_metadata["sum"]["model_dtype"],
-        "provenance": _provenance(model_path),
+    entries = {
+        part: {"file": part_filename(part), "r_max": float(part_metadata[part]["r_max"])}
+        for part in PARTS
+        if part in parts
     }
-    for part in ("fast", "slow", "sum"):
-        metadata[part] = {"file": f"{part}.nequip.pt2", "r_max": float(part_metadata[part]["r_max"])}
-    for part in parts:
-        out = output_dir / metadata[part]["file"]
-        print(f"nequip-mts-deploy: compiling the {part} model ({MODEL_KEYS[part]}) for {target} -> {out}", flush=True)
+    for part, entry in entries.items():
+        out = output_dir / entry["file"]
+        print(f"nequip-mts deploy: compiling the {part} model ({MODEL_KEYS[part]}) for {target} -> {out}", flush=True)
         start = time.perf_counter()
         nequip_compile(
             [
@@ -143,37 +136,12 @@ def deploy(
                 *(extra_compile_args or []),
             ]
         )
-        print(f"nequip-mts-deploy: compiled the {part} model in {time.perf_counter() - start:.0f} s", flush=True)
-    for part in set(MODEL_KEYS) - set(parts):
-        del metadata[part]
-    return write_metadata(output_dir, metadata)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", type=pathlib.Path, help="trained multiscale checkpoint (.ckpt) or package (.nequip.zip)")
-    parser.add_argument("output_dir", type=pathlib.Path, help="directory for the compiled models and mts_deploy.json")
-    parser.add_argument("--target", choices=TARGETS, default="ase", help="ase (ASE calculator) or pair_allegro (LAMMPS); default ase")
-    parser.add_argument("--parts", nargs="+", choices=tuple(MODEL_KEYS), default=["fast", "slow", "sum"], help="parts to compile (default: all three)")
-    parser.add_argument("--device", default="cpu", help="device to compile for (default cpu)")
-
-
-def run(args: argparse.Namespace) -> None:
-    path = deploy(args.model, args.output_dir, target=args.target, parts=args.parts, device=args.device)
-    print(f"wrote {path}")
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="nequip-mts-deploy",
-        description="Split a trained nequip-mts multiscale model into separately compiled fast, slow and sum models.",
+        print(f"nequip-mts deploy: compiled the {part} model in {time.perf_counter() - start:.0f} s", flush=True)
+    return write_manifest(
+        output_dir,
+        target=target,
+        type_names=type_names,
+        parts=entries,
+        model_dtype=part_metadata["sum"]["model_dtype"],
+        provenance=_provenance(model_path),
     )
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except (NotMultiscaleError, FileNotFoundError, ValueError) as err:
-        parser.exit(2, f"nequip-mts-deploy: error: {err}\n")
-
-
-if __name__ == "__main__":
-    main()

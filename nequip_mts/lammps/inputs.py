@@ -10,46 +10,33 @@ that runs either
 * ``verlet``: the single ``sum`` model (or, if none was deployed, the fast and slow
   models overlaid) with ordinary velocity Verlet,
 
-in the NVE, NVT (``fix nvt``) or Langevin (``fix langevin`` + ``fix nve``) ensemble.
-Only light imports here (no torch).
+in any ensemble of :class:`~nequip_mts.md.settings.MDSettings`: NVE (``fix nve``),
+Langevin (``fix langevin`` + ``fix nve``), Bussi (``fix temp/csvr`` + ``fix nve``) or
+Nose-Hoover (``fix nvt``). Only light imports here (no torch).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Union
 
-__all__ = [
-    "ENSEMBLES",
-    "INTEGRATORS",
-    "MDSettings",
-    "read_deploy",
-    "write_data_file",
-    "lammps_input",
-    "write_lammps_input",
-    "suggest_skin",
-]
+from nequip_mts.manifest import FAST, SLOW, SUM, read_manifest
+from nequip_mts.md.settings import MDSettings
 
-ENSEMBLES = ("nve", "nvt", "langevin")
-INTEGRATORS = ("respa", "verlet")
+__all__ = [
+    "integrator_name",
+    "lammps_input",
+    "read_deploy",
+    "suggest_skin",
+    "write_data_file",
+    "write_lammps_input",
+]
 
 
 def read_deploy(path: Union[str, os.PathLike]) -> Dict:
-    """Read ``mts_deploy.json`` (or its directory) and check it is a LAMMPS deploy."""
-    from nequip_mts.deploy.metadata import read_metadata
-
-    meta = read_metadata(path)
-    if meta.get("target") != "pair_allegro":
-        raise ValueError(
-            f"{path}: deploy target is {meta.get('target')!r}; LAMMPS needs models compiled with "
-            "`nequip-mts-deploy ... --target pair_allegro`"
-        )
-    for part in ("fast", "slow", "sum"):
-        if part in meta and not Path(meta[part]["path"]).exists():
-            raise FileNotFoundError(f"{path}: {part} model file {meta[part]['path']} is missing")
-    return meta
+    """Read a deploy manifest (or its directory) written for LAMMPS (target pair_allegro)."""
+    return read_manifest(path, target="pair_allegro")
 
 
 def write_data_file(
@@ -93,36 +80,6 @@ def write_data_file(
     return path
 
 
-@dataclass
-class MDSettings:
-    """What the input script runs.  Times in fs, temperatures in K."""
-
-    integrator: str = "respa"  # respa | verlet
-    ensemble: str = "nve"  # nve | nvt | langevin
-    timestep_fs: float = 2.0  # outer step for respa, the step for verlet
-    inner_steps: int = 4  # K: fast steps per outer step (respa only)
-    steps: int = 1000  # number of (outer) steps
-    temperature_K: float = 300.0  # thermostat target (nvt, langevin)
-    init_temperature_K: Optional[float] = None  # draw velocities if set
-    tdamp_fs: float = 100.0  # nvt Tdamp / langevin damp
-    seed: int = 12345
-    skin: Optional[float] = None  # neighbour skin in A (None: suggest_skin)
-    thermo_every: int = 10
-    dump_every: int = 0  # 0 = no dump
-    dump_file: str = "traj.lammpstrj"
-    newton: bool = True  # only for testing the error message
-
-    def check(self):
-        if self.integrator not in INTEGRATORS:
-            raise ValueError(f"integrator must be one of {INTEGRATORS}")
-        if self.ensemble not in ENSEMBLES:
-            raise ValueError(f"ensemble must be one of {ENSEMBLES}")
-        if self.inner_steps < 1:
-            raise ValueError("inner_steps must be >= 1")
-        if self.timestep_fs <= 0:
-            raise ValueError("timestep_fs must be positive")
-
-
 def suggest_skin(timestep_fs: float, max_speed_A_per_fs: float = 0.1, floor: float = 1.0) -> float:
     """Neighbour skin that an outer step cannot outrun.
 
@@ -142,7 +99,7 @@ def _rel(path: Union[str, os.PathLike], start: Path) -> str:
     return rel if not rel.startswith("../../..") else str(path)
 
 
-def _pair_lines(meta: Dict, settings: MDSettings, relative_to: Optional[Path]) -> str:
+def _pair_lines(meta: Dict, respa: bool, relative_to: Optional[Path]) -> str:
     names = " ".join(meta["type_names"])
 
     def model(part):
@@ -152,18 +109,23 @@ def _pair_lines(meta: Dict, settings: MDSettings, relative_to: Optional[Path]) -
     def overlay():
         return (
             "pair_style      hybrid/overlay allegro/mts allegro/mts\n"
-            f"pair_coeff      * * allegro/mts 1 {model('fast')} {names}\n"
-            f"pair_coeff      * * allegro/mts 2 {model('slow')} {names}\n"
+            f"pair_coeff      * * allegro/mts 1 {model(FAST)} {names}\n"
+            f"pair_coeff      * * allegro/mts 2 {model(SLOW)} {names}\n"
         )
 
-    if settings.integrator == "respa":
+    if respa:
         return (
-            f"# fast model (r_max {meta['fast']['r_max']} A) = hybrid sub-style 1, slow model "
-            f"(r_max {meta['slow']['r_max']} A) = sub-style 2\n" + overlay()
+            f"# fast model (r_max {meta[FAST]['r_max']} A) = hybrid sub-style 1, slow model "
+            f"(r_max {meta[SLOW]['r_max']} A) = sub-style 2\n" + overlay()
         )
-    if "sum" in meta:
-        return f"pair_style      allegro/mts\npair_coeff      * * {model('sum')} {names}\n"
+    if SUM in meta:
+        return f"pair_style      allegro/mts\npair_coeff      * * {model(SUM)} {names}\n"
     return "# no sum model deployed: the two parts overlaid give the same force\n" + overlay()
+
+
+def integrator_name(settings: MDSettings) -> str:
+    """``respa`` for K > 1; ``verlet`` (one step, the sum model) for K = 1."""
+    return "respa" if settings.inner_steps > 1 else "verlet"
 
 
 def lammps_input(
@@ -173,22 +135,50 @@ def lammps_input(
     plugin: Optional[Union[str, os.PathLike]] = None,
     relative_to: Optional[Union[str, os.PathLike]] = None,
     periodic: Sequence[bool] = (True, True, True),
+    *,
+    skin: Optional[float] = None,
+    dump_every: int = 0,
+    dump_file: str = "traj.lammpstrj",
+    newton: bool = True,
 ) -> str:
-    """The text of a LAMMPS input script (see module docstring)."""
-    settings.check()
+    """The text of a LAMMPS input script (see module docstring).
+
+    Parameters
+    ----------
+    meta : dict
+        The deploy manifest (:func:`read_deploy`).
+    data_file : path
+        The LAMMPS data file the script reads.
+    settings : MDSettings
+        The run; K = 1 gives plain verlet on the sum model, K > 1 r-RESPA.
+    plugin : path, optional
+        Plugin file for ``plugin load``; else LAMMPS_PLUGIN_PATH must provide it.
+    relative_to : path, optional
+        Write file paths relative to this directory (where LAMMPS will run).
+    periodic : three bools
+        Boundary conditions.
+    skin : float, optional
+        Neighbour skin in A (default :func:`suggest_skin` of the outer step).
+    dump_every : int
+        Steps between dump frames (0: no dump).
+    newton : bool
+        ``newton on`` (required by the pair style; off only to test its error).
+    """
+    settings.check("lammps")
+    respa = integrator_name(settings) == "respa"
     rel = Path(relative_to) if relative_to is not None else None
     dt_ps = settings.timestep_fs / 1000.0
-    skin = settings.skin if settings.skin is not None else suggest_skin(settings.timestep_fs)
+    skin = skin if skin is not None else suggest_skin(settings.timestep_fs)
     boundary = " ".join("p" if p else "f" for p in periodic)
     data = _rel(data_file, rel) if rel is not None else str(Path(data_file).resolve())
 
     lines = [
-        f"# nequip-mts: {settings.integrator} {settings.ensemble} with allegro/mts",
-        "# written by nequip_mts.lammps.inputs; run with OMP_NUM_THREADS=1 (see docs/lammps.md)",
+        f"# nequip-mts: {integrator_name(settings)} {settings.ensemble} with allegro/mts",
+        "# written by nequip-mts write-lammps-input; run with OMP_NUM_THREADS=1 (see docs/lammps.md)",
         "units           metal",
         "atom_style      atomic",
         f"boundary        {boundary}",
-        f"newton          {'on' if settings.newton else 'off'}",
+        f"newton          {'on' if newton else 'off'}",
         f"read_data       {data}",
         "",
     ]
@@ -196,21 +186,21 @@ def lammps_input(
         lines += [f"plugin          load {plugin}", ""]
     else:
         lines += ["# allegro/mts is loaded from LAMMPS_PLUGIN_PATH (or add: plugin load <path>)", ""]
-    lines += [_pair_lines(meta, settings, rel).rstrip("\n"), ""]
+    lines += [_pair_lines(meta, respa, rel).rstrip("\n"), ""]
 
     lines += [
         "# lists are rebuilt only at outer steps: the skin must cover one outer step of motion"
-        if settings.integrator == "respa"
+        if respa
         else "# neighbour skin (A); lists are checked every step",
         f"neighbor        {skin:g} bin",
         "neigh_modify    every 1 delay 0 check yes",
         "",
         f"timestep        {dt_ps:.10g}",
     ]
-    if settings.integrator == "respa":
+    if respa:
         k = settings.inner_steps
         lines += [
-            f"# inner step = {settings.timestep_fs / k:g} fs (fast model), outer step = "
+            f"# inner step = {settings.inner_timestep_fs:g} fs (fast model), outer step = "
             f"{settings.timestep_fs:g} fs (slow model)",
             f"run_style       respa 2 {k} hybrid 1 2",
         ]
@@ -218,31 +208,34 @@ def lammps_input(
         lines += ["run_style       verlet"]
     lines += [""]
 
+    # LAMMPS seeds must be positive
+    velocity_seed, thermostat_seed = settings.seed + 1, settings.seed + 2
     if settings.init_temperature_K is not None:
         lines += [
-            f"velocity        all create {settings.init_temperature_K:g} {settings.seed} "
+            f"velocity        all create {settings.init_temperature_K:g} {velocity_seed} "
             "mom yes rot no dist gaussian",
         ]
     t = settings.temperature_K
-    damp_ps = settings.tdamp_fs / 1000.0
-    if settings.ensemble == "nve":
-        lines += ["fix             integrate all nve"]
-    elif settings.ensemble == "nvt":
+    damp_ps = settings.thermostat_time_fs / 1000.0
+    if settings.ensemble == "nose-hoover":
         lines += [f"fix             integrate all nvt temp {t:g} {t:g} {damp_ps:g}"]
     else:
+        lines += ["fix             integrate all nve"]
+    if settings.ensemble == "langevin":
         lines += [
-            "fix             integrate all nve",
-            f"fix             thermostat all langevin {t:g} {t:g} {damp_ps:g} {settings.seed + 1} zero yes",
+            f"fix             thermostat all langevin {t:g} {t:g} {damp_ps:g} {thermostat_seed} zero yes"
         ]
+    elif settings.ensemble == "bussi":
+        lines += [f"fix             thermostat all temp/csvr {t:g} {t:g} {damp_ps:g} {thermostat_seed}"]
     lines += [
         "",
         "thermo_style    custom step time temp pe ke etotal press",
         "thermo_modify   format float %.10g",
-        f"thermo          {settings.thermo_every}",
+        f"thermo          {settings.loginterval}",
     ]
-    if settings.dump_every:
+    if dump_every:
         lines += [
-            f"dump            traj all custom {settings.dump_every} {settings.dump_file} "
+            f"dump            traj all custom {dump_every} {dump_file} "
             "id type xu yu zu vx vy vz fx fy fz",
             "dump_modify     traj sort id format float %.12g",
         ]
@@ -254,29 +247,37 @@ def write_lammps_input(
     deploy: Union[str, os.PathLike],
     structure,
     outdir: Union[str, os.PathLike],
-    settings: Optional[MDSettings] = None,
+    settings: MDSettings,
     plugin: Optional[Union[str, os.PathLike]] = None,
     input_name: Optional[str] = None,
     data_name: str = "system.data",
     index: Union[int, str] = -1,
+    **script_options,
 ) -> Dict[str, Path]:
     """Write ``<outdir>/<data_name>`` and the input script; return their paths.
 
     ``structure`` is an ``ase.Atoms`` or a file readable by ``ase.io.read`` (frame
-    ``index``).  Model paths in the script are relative to ``outdir`` when close by.
+    ``index``). Model paths in the script are relative to ``outdir`` when close by.
+    ``script_options`` (``skin``, ``dump_every``, ...) go to :func:`lammps_input`.
     """
     import ase.io
 
-    settings = settings or MDSettings()
+    settings.check("lammps")
     meta = read_deploy(deploy)
     atoms = structure if hasattr(structure, "get_positions") else ase.io.read(structure, index=index)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     data = write_data_file(atoms, outdir / data_name, meta["type_names"])
     text = lammps_input(
-        meta, data, settings, plugin=plugin, relative_to=outdir, periodic=tuple(bool(p) for p in atoms.pbc)
+        meta,
+        data,
+        settings,
+        plugin=plugin,
+        relative_to=outdir,
+        periodic=tuple(bool(p) for p in atoms.pbc),
+        **script_options,
     )
-    name = input_name or f"in.{settings.integrator}_{settings.ensemble}"
+    name = input_name or f"in.{integrator_name(settings)}_{settings.ensemble}"
     script = outdir / name
     script.write_text(text)
     return {"input": script, "data": data}

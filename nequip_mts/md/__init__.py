@@ -18,18 +18,19 @@ from nequip_mts.md.bussi import BussiRESPA
 from nequip_mts.md.langevin import LangevinRESPA
 from nequip_mts.md.logger import MTSLogger
 from nequip_mts.md.mts import MTSDynamics
-from nequip_mts.md.providers import MTSCalculator, read_deploy_metadata
+from nequip_mts.md.providers import MTSCalculator
 from nequip_mts.md.respa import RESPA
 from nequip_mts.md.safety import MDInstabilityError, StabilityGuard
+from nequip_mts.md.settings import MDSettings
 
 __all__ = [
     "BussiRESPA",
     "LangevinRESPA",
     "MDInstabilityError",
+    "MDSettings",
     "MTSCalculator",
     "MTSDynamics",
     "MTSLogger",
     "RESPA",
     "StabilityGuard",
-    "read_deploy_metadata",
 ]

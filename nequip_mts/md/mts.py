@@ -6,7 +6,6 @@ import math
 import numbers
 
 import numpy as np
-
 from ase.md.md import MolecularDynamics
 
 from nequip_mts.md.logger import MTSLogger

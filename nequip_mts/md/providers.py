@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
-from nequip_mts.deploy.metadata import FILENAME as DEPLOY_METADATA
+from nequip_mts.manifest import FAST, FAST_KEY, FILENAME, SLOW, SLOW_KEY, SUM_KEY, read_manifest
 
 
 class MTSCalculator(Calculator):
@@ -87,75 +87,45 @@ class MTSCalculator(Calculator):
         Parameters
         ----------
         path : str or Path
-            The deploy directory, or its ``mts_deploy.json``.
+            The deploy directory, or its manifest ``mts_deploy.json``.
         device : str
             Torch device the models run on.
         chemical_species_to_atom_type_map : dict or True
             Passed to nequip; ``True`` means the type names are chemical symbols.
         """
-        meta, root = read_deploy_metadata(path)
-        fast = _load_compiled(root / meta["fast"]["file"], device, chemical_species_to_atom_type_map)
-        slow = _load_compiled(root / meta["slow"]["file"], device, chemical_species_to_atom_type_map)
-        for name, calc in (("fast", fast), ("slow", slow)):
-            names = _nequip_type_names(calc)
-            if names is not None and names != meta["type_names"]:
+        manifest = read_manifest(path, target="ase")
+        calcs = {}
+        for part in (FAST, SLOW):
+            calcs[part] = _load_compiled(
+                Path(manifest[part]["path"]), device, chemical_species_to_atom_type_map
+            )
+            names = _nequip_type_names(calcs[part])
+            if names is not None and names != manifest["type_names"]:
                 raise ValueError(
-                    f"{name} model in {root} has type names {names}, but {DEPLOY_METADATA} "
-                    f"says {meta['type_names']}; redeploy the models together"
+                    f"the {part} model in {manifest['root']} has type names {names}, but its "
+                    f"{FILENAME} says {manifest['type_names']}; redeploy the models together"
                 )
-        calc = cls.from_calculators(fast, slow)
+        calc = cls.from_calculators(calcs[FAST], calcs[SLOW])
         if calc.type_names is None:
-            calc.type_names = list(meta["type_names"])
+            calc.type_names = list(manifest["type_names"])
         if calc.species is None and chemical_species_to_atom_type_map is True:
-            calc.species = frozenset(meta["type_names"])
+            calc.species = frozenset(manifest["type_names"])
         return calc
 
     @classmethod
-    def from_checkpoint(
-        cls,
-        path,
-        device="cpu",
-        fast_key="fast",
-        slow_key="slow",
-        chemical_species_to_atom_type_map=True,
-        compile_mode="eager",
-    ):
+    def from_checkpoint(cls, path, device="cpu", chemical_species_to_atom_type_map=True):
         """Provider (b): a trained checkpoint or ``.nequip.zip`` package, evaluated eagerly.
 
-        The saved model is the ``ModuleDict`` written by training, whose entries
-        ``fast_key`` and ``slow_key`` are the two parts. It is loaded once; both
-        calculators use the cutoff stored in their own model's metadata.
-        Eager evaluation beats compiled models on CPU for small models.
+        The file holds the ``ModuleDict`` written by training; its fast and slow
+        entries (:data:`nequip_mts.manifest.MODEL_KEYS`) become the two calculators, each
+        with the cutoff in its own metadata. Compiled models (:meth:`from_deployed`)
+        are about twice as fast on CPU; this is for quick looks at a checkpoint.
         """
-        import torch
-        from nequip.integrations.ase import NequIPCalculator
-        from nequip.integrations.utils import basic_transforms, handle_chemical_species_map
-        from nequip.model.saved_models.load_utils import load_saved_model
-        from nequip.nn import graph_model
-        from nequip.utils.global_state import set_global_state
-
-        set_global_state(allow_tf32=False)
-        models = load_saved_model(str(path), compile_mode=compile_mode, model_key=None)
-        if not isinstance(models, torch.nn.ModuleDict) or not {fast_key, slow_key} <= set(models):
-            keys = list(models.keys()) if isinstance(models, torch.nn.ModuleDict) else []
-            raise ValueError(
-                f"{path} holds models {keys}; MTS needs the entries {fast_key!r} and "
-                f"{slow_key!r} of a multiscale checkpoint or package"
-            )
-
-        calcs = {}
-        for key in (fast_key, slow_key):
-            model = models[key].eval()
-            type_names = model.metadata[graph_model.TYPE_NAMES_KEY].split(" ")
-            species_map = handle_chemical_species_map(chemical_species_to_atom_type_map, type_names)
-            transforms = basic_transforms(
-                model.metadata,
-                float(model.metadata[graph_model.R_MAX_KEY]),
-                type_names,
-                species_map,
-            )
-            calcs[key] = NequIPCalculator(model=model, device=device, transforms=transforms)
-        return cls.from_calculators(calcs[fast_key], calcs[slow_key])
+        fast, slow = (
+            saved_model_calculator(path, key, device, chemical_species_to_atom_type_map)
+            for key in (FAST_KEY, SLOW_KEY)
+        )
+        return cls.from_calculators(fast, slow)
 
     # ------------------------------------------------------------------ evaluation
     def check_species(self, atoms):
@@ -242,42 +212,46 @@ def _same_state(snapshot, atoms):
     )
 
 
-# ---------------------------------------------------------------------- deploy metadata
-def read_deploy_metadata(path):
-    """Read and check ``mts_deploy.json`` for ASE MD.
-
-    Parameters
-    ----------
-    path : str or Path
-        The deploy directory or the JSON file itself.
-
-    Returns
-    -------
-    meta : dict
-        The parsed metadata (see :func:`nequip_mts.deploy.metadata.read_metadata`).
-    root : Path
-        Directory the model file names are relative to.
-    """
-    from nequip_mts.deploy.metadata import FILENAME, read_metadata
-
-    meta = read_metadata(path)
-    json_path = Path(path) / FILENAME if Path(path).is_dir() else Path(path)
-    if meta["target"] != "ase":
-        raise ValueError(
-            f"{json_path} was deployed for target {meta['target']!r}; ASE MD needs models "
-            "deployed with target 'ase'"
-        )
-    return meta, json_path.parent
-
-
+# ---------------------------------------------------------------------- saved models
 def _load_compiled(path, device, chemical_species_to_atom_type_map):
     from nequip.integrations.ase import NequIPCalculator
 
     return NequIPCalculator.from_compiled_model(
-        str(path),
-        device=device,
-        chemical_species_to_atom_type_map=chemical_species_to_atom_type_map,
+        str(path), device=device, chemical_species_to_atom_type_map=chemical_species_to_atom_type_map
     )
+
+
+def saved_model_calculator(path, model_key=SUM_KEY, device="cpu", chemical_species_to_atom_type_map=True):
+    """An ASE calculator for one model of a nequip checkpoint or package, evaluated eagerly.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.ckpt`` checkpoint or ``.nequip.zip`` package.
+    model_key : str
+        The model of the file: ``sole_model`` (a single model, or a multiscale sum),
+        ``fast`` or ``slow``.
+
+    This is the one place that calls nequip's saved-model loader for ASE, which nequip
+    0.19 names ``NequIPCalculator._from_saved_model``.
+    """
+    from nequip.integrations.ase import NequIPCalculator
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        return NequIPCalculator._from_saved_model(
+            str(path),
+            device=device,
+            model_name=model_key,
+            chemical_species_to_atom_type_map=chemical_species_to_atom_type_map,
+        )
+    except KeyError:
+        raise ValueError(
+            f"{path} holds no model {model_key!r}; MTS needs the '{FAST_KEY}' and "
+            f"'{SLOW_KEY}' entries of a multiscale checkpoint or package"
+        ) from None
 
 
 # ---------------------------------------------------------------------- type names

@@ -17,8 +17,7 @@ from nequip_mts.md.bussi import BussiRESPA
 from nequip_mts.md.langevin import LangevinRESPA
 from nequip_mts.md.respa import RESPA
 from nequip_mts.md.safety import StabilityGuard, run_guarded
-
-ENSEMBLES = ("nve", "langevin", "bussi")
+from nequip_mts.md.settings import MDSettings
 
 # keys of atoms.info stamped on every trajectory frame, read back on restart
 STEP_KEY = "md_step"
@@ -27,46 +26,87 @@ TRANSFERRED_KEY = "mts_transferred_energy"
 REFERENCE_KEY = "mts_conserved_reference"
 
 
-def make_integrator(
-    atoms,
-    ensemble,
-    timestep,
-    inner_steps,
-    *,
-    temperature_K=None,
-    friction=None,
-    taut=None,
-    rng=None,
-    **kwargs,
-):
-    """Build the integrator for ``ensemble`` ('nve', 'langevin' or 'bussi').
+def make_integrator(atoms, settings: MDSettings, rng=None, **kwargs):
+    """The MTS integrator that runs ``settings.ensemble`` on ``atoms``.
 
-    ``friction`` (Langevin) and ``taut`` (Bussi) are in ASE units; other keyword
-    arguments go to :class:`ase.md.md.MolecularDynamics`.
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The system; ``atoms.calc`` is an MTS force provider.
+    settings : MDSettings
+        Ensemble, outer step, K and thermostat.
+    rng : numpy.random.Generator, optional
+        Random numbers of the thermostat.
+    **kwargs
+        Passed to :class:`ase.md.md.MolecularDynamics` (trajectory, logfile, ...).
     """
-    if ensemble == "nve":
-        return RESPA(atoms, timestep, inner_steps, **kwargs)
-    if temperature_K is None:
-        raise ValueError(f"ensemble {ensemble!r} needs temperature_K")
-    if ensemble == "langevin":
-        if friction is None:
-            raise ValueError("ensemble 'langevin' needs friction")
+    settings.check("ase")
+    k, dt = settings.inner_steps, settings.timestep
+    if settings.ensemble == "nve":
+        return RESPA(atoms, dt, k, **kwargs)
+    if settings.ensemble == "langevin":
         return LangevinRESPA(
             atoms,
-            timestep,
-            inner_steps,
-            temperature_K=temperature_K,
-            friction=friction,
+            dt,
+            k,
+            temperature_K=settings.temperature_K,
+            friction=settings.friction,
             rng=rng,
             **kwargs,
         )
-    if ensemble == "bussi":
-        if taut is None:
-            raise ValueError("ensemble 'bussi' needs taut")
-        return BussiRESPA(
-            atoms, timestep, inner_steps, temperature_K=temperature_K, taut=taut, rng=rng, **kwargs
+    return BussiRESPA(
+        atoms, dt, k, temperature_K=settings.temperature_K, taut=settings.taut, rng=rng, **kwargs
+    )
+
+
+def make_single_step_integrator(atoms, settings: MDSettings, rng=None, **kwargs):
+    """ASE's own integrator for a conventional single-step run of ``settings.ensemble``.
+
+    The reference a user would run without MTS: :class:`ase.md.VelocityVerlet`,
+    :class:`ase.md.langevinbaoab.LangevinBAOAB` (the K = 1 limit of
+    :class:`LangevinRESPA`) or :class:`ase.md.bussi.Bussi`, at ``settings.timestep_fs``
+    with any ASE calculator. ``settings.inner_steps`` must be 1.
+    """
+    settings.check("ase")
+    if settings.inner_steps != 1:
+        raise ValueError(f"a single-step run needs inner_steps = 1, got {settings.inner_steps}")
+    if settings.ensemble == "nve":
+        from ase.md.verlet import VelocityVerlet
+
+        return VelocityVerlet(atoms, settings.timestep, **kwargs)
+    if settings.ensemble == "langevin":
+        from ase.md.langevinbaoab import LangevinBAOAB
+
+        return LangevinBAOAB(
+            atoms,
+            settings.timestep,
+            temperature_K=settings.temperature_K,
+            T_tau=settings.taut,
+            rng=rng,
+            **kwargs,
         )
-    raise ValueError(f"unknown ensemble {ensemble!r}; choose from {ENSEMBLES}")
+    from ase.md.bussi import Bussi
+
+    return Bussi(atoms, settings.timestep, settings.temperature_K, settings.taut, rng=rng, **kwargs)
+
+
+def initial_velocities(atoms, settings: MDSettings):
+    """Draw Maxwell-Boltzmann velocities for a new run, as ``settings`` asks.
+
+    At ``settings.init_temperature_K`` if given; otherwise at the thermostat target,
+    unless the structure already carries velocities (which are then kept). The centre
+    of mass is put at rest. The generator is seeded with ``settings.seed``.
+    """
+    from ase.md.velocitydistribution import Stationary, thermalize_momenta
+
+    temperature_K = settings.init_temperature_K
+    if temperature_K is None and not atoms.get_momenta().any():
+        temperature_K = settings.temperature_K
+    if temperature_K is not None:
+        thermalize_momenta(
+            atoms, temperature_K=temperature_K, rng=np.random.default_rng(settings.seed)
+        )
+        Stationary(atoms)
 
 
 def last_good_path(trajectory):
@@ -95,14 +135,26 @@ def read_restart(atoms, trajectory):
     return dict(frame.info)
 
 
-class _Progress:
-    """tqdm bar over outer steps, showing simulated ns per wall-clock day."""
+class ProgressBar:
+    """Observer that shows a tqdm bar over (outer) steps, with simulated ns per day.
 
-    def __init__(self, dyn, total, initial, enabled):
+    Attach it to any ASE integrator: ``dyn.attach(ProgressBar(dyn, steps), interval=10)``.
+    """
+
+    def __init__(self, dyn, total, initial=0, enabled=True, desc=None):
         from tqdm.auto import tqdm
 
         self.dyn = dyn
-        self.bar = tqdm(total=total, initial=initial, unit="step", disable=not enabled)
+        # simulated time per wall-clock time is what MD users compare, not steps/s
+        self.bar = tqdm(
+            total=total,
+            initial=initial,
+            unit="step",
+            disable=not enabled,
+            desc=desc,
+            mininterval=1.0,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} steps [{elapsed}<{remaining}{postfix}]",
+        )
         self.start_step = initial
         self.start_time = time.perf_counter()
 
@@ -120,18 +172,10 @@ class _Progress:
 
 def run_md(
     atoms,
+    settings: MDSettings,
     *,
-    ensemble="nve",
-    timestep,
-    inner_steps,
-    steps,
-    temperature_K=None,
-    friction=None,
-    taut=None,
-    seed=None,
     trajectory=None,
     logfile=None,
-    loginterval=10,
     max_temperature_K=None,
     max_drift_per_atom=None,
     restart=False,
@@ -143,32 +187,23 @@ def run_md(
     ----------
     atoms : ase.Atoms
         The system, with velocities set; ``atoms.calc`` is an ``MTSCalculator``.
-    ensemble : {'nve', 'langevin', 'bussi'}
-        Integrator: :class:`RESPA`, :class:`LangevinRESPA` or :class:`BussiRESPA`.
-    timestep : float
-        Outer time step in ASE time units.
-    inner_steps : int
-        Fast steps per outer step.
-    steps : int
-        Total length of the run in outer steps, counted from the start of the
-        first run (a restart runs only what is left).
-    temperature_K, friction, taut : float, optional
-        Thermostat settings (ASE units for ``friction`` and ``taut``).
-    seed : int, optional
-        Seed of the thermostat's random numbers; a restart reseeds with
+    settings : MDSettings
+        Ensemble ('nve', 'langevin' or 'bussi': :class:`RESPA`, :class:`LangevinRESPA`,
+        :class:`BussiRESPA`), outer step, K, thermostat, seed and log interval.
+        ``settings.steps`` is the total length counted from the start of the first run
+        (a restart runs only what is left); a restart reseeds the thermostat with
         ``(seed, step)``.
     trajectory : str, optional
-        ASE trajectory file, written every ``loginterval`` steps and at the end.
+        ASE trajectory file, written every ``settings.loginterval`` steps and at the end.
     logfile : str, optional
         Log file (``'-'`` for stdout), see :class:`~nequip_mts.md.logger.MTSLogger`.
-    loginterval : int
-        Outer steps between trajectory frames and log lines.
     max_temperature_K : float, optional
         Stop when the temperature exceeds this.
     max_drift_per_atom : float, optional
         Stop when the conserved energy drifts by more than this (eV/atom).
     restart : bool
-        Continue from the last frame of ``trajectory``.
+        Continue from the last frame of ``trajectory``; otherwise velocities are drawn
+        as :func:`initial_velocities` says.
     progress : bool
         Show a progress bar with ns/day.
 
@@ -183,22 +218,21 @@ def run_md(
         On non-finite forces or a blow-up; the message names the step, and the last
         good frame is saved next to the trajectory (``<name>.last_good.extxyz``).
     """
+    settings.check("ase")
+    steps, loginterval, seed = settings.steps, settings.loginterval, settings.seed
     start_step, info = 0, {}
     if restart:
         if trajectory is None:
             raise ValueError("restart needs the trajectory of the run to continue")
         info = read_restart(atoms, trajectory)
         start_step = int(info[STEP_KEY])
+    else:
+        initial_velocities(atoms, settings)
     rng = np.random.default_rng(None if seed is None else [seed, start_step])
 
     dyn = make_integrator(
         atoms,
-        ensemble,
-        timestep,
-        inner_steps,
-        temperature_K=temperature_K,
-        friction=friction,
-        taut=taut,
+        settings,
         rng=rng,
         trajectory=trajectory,
         logfile=logfile,
@@ -222,7 +256,7 @@ def run_md(
     guard = StabilityGuard(dyn, max_temperature_K, max_drift_per_atom)
     dyn.insert_observer(stamp)
     dyn.insert_observer(guard)
-    bar = _Progress(dyn, steps, start_step, progress)
+    bar = ProgressBar(dyn, steps, start_step, progress)
     dyn.attach(bar, interval=loginterval)
 
     try:

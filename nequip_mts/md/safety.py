@@ -6,28 +6,9 @@ import numpy as np
 from ase import units
 from ase.calculators.singlepoint import SinglePointCalculator
 
+from nequip_mts.errors import MDInstabilityError
 
-class MDInstabilityError(RuntimeError):
-    """MD became unstable: non-finite forces, or energy or temperature blew up.
-
-    Attributes
-    ----------
-    step : int
-        The MD step (outer steps since the start of the run) at which it was detected.
-    reason : str
-        What went wrong.
-    last_good_file : str or None
-        Where the last good frame was saved, if it was.
-    """
-
-    def __init__(self, step, reason, last_good_file=None):
-        self.step = step
-        self.reason = reason
-        self.last_good_file = last_good_file
-        msg = f"MD became unstable at step {step}: {reason}"
-        if last_good_file is not None:
-            msg += f"; last good frame saved to {last_good_file}"
-        super().__init__(msg)
+__all__ = ["MDInstabilityError", "StabilityGuard", "run_guarded"]
 
 
 class StabilityGuard:

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 from ase.io import read
-
-from e2e_helpers import ROOT, R_FAST, R_SLOW, _bin, run_command
+from e2e_helpers import R_FAST, R_SLOW, ROOT, _bin, run_command
 
 pytestmark = pytest.mark.slow
 
@@ -21,16 +20,17 @@ def test_compiled_parts_reproduce_compiled_sum_and_eager_checkpoint(trained_mult
     from nequip.integrations.ase import NequIPCalculator
     from nequip.model.inference_models.compiled import load_compiled_model
 
-    from nequip_mts.deploy.metadata import read_metadata
+    from nequip_mts.manifest import read_manifest
+    from nequip_mts.md.providers import saved_model_calculator
 
     checkpoint, _ = trained_multiscale
-    meta = read_metadata(deployed_ase)
+    meta = read_manifest(deployed_ase, target="ase")
     assert meta["fast"]["r_max"] == R_FAST and meta["slow"]["r_max"] == R_SLOW
     _, fast_meta = load_compiled_model(meta["fast"]["path"], device="cpu")
     assert float(fast_meta["r_max"]) == R_FAST  # the compiled fast model carries its own cutoff
 
     calcs = {part: NequIPCalculator.from_compiled_model(meta[part]["path"], device="cpu") for part in ("fast", "slow", "sum")}
-    calcs["eager"] = NequIPCalculator._from_saved_model(str(checkpoint), device="cpu", model_name="sole_model")
+    calcs["eager"] = saved_model_calculator(checkpoint)
     # held-out frames: a new trajectory the model never saw
     held_out = read(make_emt_alloy(tmp_path / "held_out.xyz", num_frames=4, seed=11), index=":")
     for atoms in held_out:

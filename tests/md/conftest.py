@@ -12,6 +12,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 @pytest.fixture
 def fluid():
     """Eight diatomic molecules: stiff bonds (fast) and a soft environment (slow)."""
-    from nequip_mts.md.analytic import diatomic_fluid
+    from nequip_mts.testing.analytic import diatomic_fluid
 
     return diatomic_fluid(n_molecules=8, temperature_K=300.0, seed=0)

@@ -4,7 +4,7 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
-from nequip_mts.md.analytic import HarmonicAnchors
+from nequip_mts.testing.analytic import HarmonicAnchors
 
 
 class CountingCalculator(Calculator):

@@ -7,7 +7,7 @@ from ase.md.velocitydistribution import thermalize_momenta
 from md_helpers import block_mean_and_error
 
 from nequip_mts.md import BussiRESPA, MTSCalculator
-from nequip_mts.md.analytic import diatomic_fluid
+from nequip_mts.testing.analytic import diatomic_fluid
 
 
 def _fluid(n_molecules=8, start_K=1000.0):

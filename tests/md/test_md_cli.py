@@ -13,7 +13,12 @@ from ase.calculators.lj import LennardJones
 from ase.io import Trajectory, write
 
 from nequip_mts.cli import md as md_cli
+from nequip_mts.cli.main import main as cli_main
 from nequip_mts.md import MTSCalculator
+
+
+def md_main(args):
+    return cli_main(["md", *args])
 
 
 @pytest.fixture
@@ -56,7 +61,7 @@ def _log_rows(path):
 
 @pytest.mark.parametrize("ensemble", ["nve", "langevin", "bussi"])
 def test_md_command_writes_log_and_trajectory(tmp_path, structure, emt_provider, ensemble):
-    rc = md_cli.main(_args(tmp_path, structure, "--ensemble", ensemble, "--temperature-K", "300",
+    rc = md_main(_args(tmp_path, structure, "--ensemble", ensemble, "--temperature-K", "300",
                            "--steps", "20"))
     assert rc == 0
     assert emt_provider == [(str(tmp_path / "deployed"), "cpu")]
@@ -73,13 +78,13 @@ def test_md_command_writes_log_and_trajectory(tmp_path, structure, emt_provider,
 
 def test_restart_continues_from_last_frame(tmp_path, structure, emt_provider):
     common = ("--ensemble", "langevin", "--temperature-K", "300")
-    assert md_cli.main(_args(tmp_path, structure, *common, "--steps", "12")) == 0
+    assert md_main(_args(tmp_path, structure, *common, "--steps", "12")) == 0
     frames = Trajectory(str(tmp_path / "md.traj"))
     # frames every 5 steps plus the final state, which a restart picks up
     assert [f.info["md_step"] for f in frames] == [0, 5, 10, 12]
     last = frames[-1]
 
-    assert md_cli.main(_args(tmp_path, structure, *common, "--steps", "30", "--restart")) == 0
+    assert md_main(_args(tmp_path, structure, *common, "--steps", "30", "--restart")) == 0
     frames = Trajectory(str(tmp_path / "md.traj"))
     assert [f.info["md_step"] for f in frames] == [0, 5, 10, 12, 15, 20, 25, 30]
     assert np.allclose([f.info["md_time_fs"] for f in frames], [0, 10, 20, 24, 30, 40, 50, 60])
@@ -88,7 +93,7 @@ def test_restart_continues_from_last_frame(tmp_path, structure, emt_provider):
     assert np.abs(frames[4].positions - last.positions).max() > 0
 
     # a finished run has nothing left to do
-    assert md_cli.main(_args(tmp_path, structure, *common, "--steps", "30", "--restart")) == 0
+    assert md_main(_args(tmp_path, structure, *common, "--steps", "30", "--restart")) == 0
     assert len(Trajectory(str(tmp_path / "md.traj"))) == 8
 
 
@@ -96,7 +101,7 @@ def test_time_and_inner_timestep_options(tmp_path, structure, emt_provider):
     args = _args(tmp_path, structure, "--ensemble", "nve", "--temperature-K", "300",
                  "--time-ps", "0.02")
     args[args.index("--inner-steps"):args.index("--inner-steps") + 2] = ["--inner-timestep-fs", "0.5"]
-    assert md_cli.main(args) == 0
+    assert md_main(args) == 0
     frames = Trajectory(str(tmp_path / "md.traj"))
     assert frames[-1].info["md_time_fs"] == pytest.approx(20.0)
     assert frames.description["inner_steps"] == 4
@@ -106,8 +111,12 @@ def test_time_and_inner_timestep_options(tmp_path, structure, emt_provider):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (("--inner-steps", "0"), "inner_steps must be >= 1"),
-        (("--timestep-fs", "-1"), "--timestep-fs must be positive"),
+        (("--inner-steps", "0"), "--inner-steps (K) must be a whole number >= 1"),
+        (("--timestep-fs", "-1"), "--timestep-fs must be a positive number"),
+        (("--inner-timestep-fs", "0"), "--inner-timestep-fs must be a positive number"),
+        (("--thermostat-time-fs", "0"), "--thermostat-time-fs must be a positive number"),
+        (("--init-temperature-K", "-5"), "--init-temperature-K must be >= 0"),
+        (("--max-temperature-K", "-5"), "--max-temperature-K must be positive"),
         (("--ensemble", "langevin"), "needs --temperature-K"),
         (("--inner-timestep-fs", "0.3"), "does not divide"),
     ],
@@ -123,7 +132,7 @@ def test_bad_input_gives_a_clear_error(tmp_path, structure, emt_provider, capsys
     if extra[0] in ("--inner-steps", "--timestep-fs"):
         i = args.index(extra[0])
         del args[i:i + 2]
-    assert md_cli.main(args + list(extra)) == 2
+    assert md_main(args + list(extra)) == 2
     assert message in capsys.readouterr().err
 
 
@@ -138,17 +147,18 @@ def test_unknown_species_and_missing_model(tmp_path, structure, monkeypatch, cap
         return MTSCalculator(EMT(), EMT(), type_names=["Au", "Cu"], species=["Au", "Cu"])
 
     monkeypatch.setattr(md_cli, "load_provider", load)
-    assert md_cli.main(_args(tmp_path, structure, "--steps", "5", "--temperature-K", "300")) == 2
+    assert md_main(_args(tmp_path, structure, "--steps", "5", "--temperature-K", "300")) == 2
     assert "['H']" in capsys.readouterr().err
 
     monkeypatch.undo()
-    assert md_cli.main(_args(tmp_path, structure, "--steps", "5", "--temperature-K", "300")) == 2
+    assert md_main(_args(tmp_path, structure, "--steps", "5", "--temperature-K", "300")) == 2
     assert "no model at" in capsys.readouterr().err
 
 
 def test_blow_up_exits_with_the_step(tmp_path, structure, monkeypatch, capsys):
-    from nequip_mts.md.analytic import HarmonicAnchors
     from ase.io import read
+
+    from nequip_mts.testing.analytic import HarmonicAnchors
 
     anchors = read(structure).positions
 
@@ -156,7 +166,7 @@ def test_blow_up_exits_with_the_step(tmp_path, structure, monkeypatch, capsys):
         return MTSCalculator.from_calculators(HarmonicAnchors(anchors, -30.0), EMT())
 
     monkeypatch.setattr(md_cli, "load_provider", load)
-    rc = md_cli.main(_args(tmp_path, structure, "--steps", "500", "--temperature-K", "300",
+    rc = md_main(_args(tmp_path, structure, "--steps", "500", "--temperature-K", "300",
                            "--max-temperature-K", "2000"))
     err = capsys.readouterr().err
     assert rc == 3
@@ -170,12 +180,12 @@ def test_registers_md_subcommand():
     md_cli.add_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["md", "a.xyz", "deployed", "--timestep-fs", "2", "--inner-steps", "4",
                               "--steps", "10"])
-    assert args.func is md_cli.exit_with_checked_run and args.inner_steps == 4 and args.ensemble == "langevin"
+    assert args.func is md_cli.run and args.inner_steps == 4 and args.ensemble == "langevin"
 
 
 def test_runs_as_a_module():
     proc = subprocess.run(
-        [sys.executable, "-m", "nequip_mts.cli.md", "--help"], capture_output=True, text=True
+        [sys.executable, "-m", "nequip_mts", "md", "--help"], capture_output=True, text=True
     )
     assert proc.returncode == 0 and "--inner-steps" in proc.stdout
 
@@ -183,7 +193,7 @@ def test_runs_as_a_module():
 def test_progress_bar_shows_ns_per_day(tmp_path, structure, emt_provider, capsys):
     args = _args(tmp_path, structure, "--ensemble", "nve", "--temperature-K", "300", "--steps", "20")
     args.remove("--no-progress")
-    assert md_cli.main(args) == 0
+    assert md_main(args) == 0
     assert "ns/day" in capsys.readouterr().err
 
 
@@ -199,8 +209,8 @@ def test_md_command_on_deployed_models(tmp_path, deployed_ase):
         "--trajectory", str(tmp_path / "md.traj"), "--log", str(tmp_path / "md.log"),
         "--loginterval", "2", "--no-progress",
     ]
-    assert md_cli.main(args + ["--steps", "4"]) == 0
-    assert md_cli.main(args + ["--steps", "6", "--restart"]) == 0
+    assert md_main(args + ["--steps", "4"]) == 0
+    assert md_main(args + ["--steps", "6", "--restart"]) == 0
     frames = Trajectory(str(tmp_path / "md.traj"))
     assert [f.info["md_step"] for f in frames] == [0, 2, 4, 6]
     assert np.isfinite(_log_rows(tmp_path / "md.log")).all()
@@ -210,7 +220,7 @@ def test_md_package_imports_no_training_code():
     # the MD side must run on deployed models alone: importing it pulls in no torch,
     # nequip, lightning or hydra (the nequip loaders are imported only when used)
     code = (
-        "import sys, nequip_mts.md, nequip_mts.md.runner, nequip_mts.md.analytic, nequip_mts.cli.md\n"
+        "import sys, nequip_mts.md, nequip_mts.md.runner, nequip_mts.md.settings, nequip_mts.cli.md\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('torch', 'lightning', 'hydra', 'nequip') or m.startswith('nequip_mts.train')]\n"
         "print(bad)\n"

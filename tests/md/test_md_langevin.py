@@ -9,7 +9,7 @@ from ase.md.velocitydistribution import thermalize_momenta
 from md_helpers import anchored_atoms, block_mean_and_error
 
 from nequip_mts.md import LangevinRESPA, MTSCalculator
-from nequip_mts.md.analytic import diatomic_fluid
+from nequip_mts.testing.analytic import diatomic_fluid
 
 
 def test_k1_matches_ase_baoab_step_for_step(fluid):

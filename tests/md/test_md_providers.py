@@ -9,8 +9,9 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 from ase.calculators.lj import LennardJones
 
-from nequip_mts.md import RESPA, MTSCalculator, providers, read_deploy_metadata
-from nequip_mts.md.analytic import HarmonicAnchors
+from nequip_mts.manifest import FORMAT, read_manifest
+from nequip_mts.md import RESPA, MTSCalculator, providers
+from nequip_mts.testing.analytic import HarmonicAnchors
 
 
 def _alloy(seed=0):
@@ -96,7 +97,7 @@ def test_unknown_species_is_refused():
 # ---------------------------------------------------------------- deployed models (a)
 def _deploy_dir(tmp_path, **changes):
     meta = {
-        "format": "nequip-mts-deploy/1",
+        "format": FORMAT,
         "target": "ase",
         "type_names": ["Au", "Cu"],
         "model_dtype": "float32",
@@ -151,7 +152,7 @@ def test_from_deployed_refuses_models_with_other_type_names(tmp_path, monkeypatc
     "changes, error, match",
     [
         (dict(format="nequip-mts-deploy/99"), ValueError, "format"),
-        (dict(target="pair_allegro"), ValueError, "target 'ase'"),
+        (dict(target="pair_allegro"), ValueError, "--target ase"),
     ],
 )
 def test_bad_deploy_metadata(tmp_path, fake_loader, changes, error, match):
@@ -161,19 +162,19 @@ def test_bad_deploy_metadata(tmp_path, fake_loader, changes, error, match):
 
 def test_deploy_metadata_missing_pieces(tmp_path, fake_loader):
     with pytest.raises(FileNotFoundError, match="mts_deploy.json"):
-        read_deploy_metadata(tmp_path)
+        read_manifest(tmp_path)
     directory = _deploy_dir(tmp_path)
     (directory / "slow.nequip.pt2").unlink()
     with pytest.raises(FileNotFoundError, match="slow model"):
-        read_deploy_metadata(directory)
+        read_manifest(directory)
     meta = json.loads((directory / "mts_deploy.json").read_text())
     del meta["fast"]
     (directory / "mts_deploy.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="lacks the keys"):
-        read_deploy_metadata(directory)
+    with pytest.raises(ValueError, match=r"lacks the entries \['fast'\]"):
+        read_manifest(directory)
     (directory / "mts_deploy.json").write_text("{not json")
-    with pytest.raises(ValueError, match="not valid JSON"):
-        read_deploy_metadata(directory)
+    with pytest.raises(ValueError, match="not JSON"):
+        read_manifest(directory)
 
 
 # ---------------------------------------------------------------- checkpoints (b)
@@ -209,11 +210,13 @@ def test_from_checkpoint_builds_fast_and_slow(monkeypatch, tmp_path):
 
     def fake_load(path, compile_mode, model_key):
         calls.append((path, compile_mode, model_key))
-        return models
+        return models[model_key]
 
     monkeypatch.setattr(load_utils, "load_saved_model", fake_load)
+    (tmp_path / "model.ckpt").write_bytes(b"stands in for a checkpoint")
     calc = MTSCalculator.from_checkpoint(tmp_path / "model.ckpt")
-    assert calls == [(str(tmp_path / "model.ckpt"), "eager", None)]
+    path = str(tmp_path / "model.ckpt")
+    assert calls == [(path, "eager", "fast"), (path, "eager", "slow")]
     assert calc.type_names == ["Au", "Cu"] and calc.species == {"Au", "Cu"}
     cutoffs = [
         [t.r_max for t in c.transforms if hasattr(t, "r_max")] for c in (calc.fast_calc, calc.slow_calc)
@@ -229,8 +232,9 @@ def test_from_checkpoint_builds_fast_and_slow(monkeypatch, tmp_path):
 
     monkeypatch.setattr(
         load_utils, "load_saved_model", lambda p, compile_mode, model_key: torch.nn.ModuleDict(
-            {"sole_model": models["fast"]})
+            {"sole_model": models["fast"]})[model_key]
     )
+    (tmp_path / "single.ckpt").write_bytes(b"stands in for a single-model checkpoint")
     with pytest.raises(ValueError, match="'fast' and 'slow'"):
         MTSCalculator.from_checkpoint(tmp_path / "single.ckpt")
 
@@ -244,9 +248,9 @@ def test_checkpoint_and_deployed_models_agree_with_the_sum(trained_multiscale, d
     atoms = _alloy()
     eager = MTSCalculator.from_checkpoint(checkpoint)
     deployed = MTSCalculator.from_deployed(deployed_ase)
-    meta, root = read_deploy_metadata(deployed_ase)
+    meta = read_manifest(deployed_ase, target="ase")
     whole = NequIPCalculator.from_compiled_model(
-        str(root / meta["sum"]["file"]), device="cpu", chemical_species_to_atom_type_map=True
+        meta["sum"]["path"], device="cpu", chemical_species_to_atom_type_map=True
     )
     reference_e = whole.get_potential_energy(atoms)
     reference_f = whole.get_forces(atoms)

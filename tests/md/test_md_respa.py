@@ -8,12 +8,12 @@ from ase.calculators.emt import EMT
 from ase.calculators.mixing import SumCalculator
 from ase.constraints import FixAtoms, FixCom
 from ase.io import Trajectory
-from ase.md.verlet import VelocityVerlet
 from ase.md.velocitydistribution import thermalize_momenta
+from ase.md.verlet import VelocityVerlet
 from md_helpers import CountingCalculator
 
 from nequip_mts.md import RESPA, BussiRESPA, LangevinRESPA, MTSCalculator
-from nequip_mts.md.analytic import (
+from nequip_mts.testing.analytic import (
     HarmonicAnchors,
     bond_period,
     diatomic_fluid,

@@ -5,13 +5,12 @@ the slow part is a soft harmonic anchor on every atom plus a soft Gaussian
 repulsion between molecules. Both are cheap, exactly differentiable ASE
 calculators, so integrator errors are not hidden behind model noise.
 
-Run ``python -m nequip_mts.md.analytic`` to print the energy error of NVE r-RESPA
-as the outer step sweeps through half the bond period (the numbers in docs/md.md).
+``benchmarks/respa_resonance.py`` prints the energy error of NVE r-RESPA as the
+outer step sweeps through half the bond period (the numbers in docs/md.md).
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import numpy as np
@@ -236,23 +235,3 @@ def resonance_scan(inner_per_period=50, ks=range(5, 36), duration_fs=1000.0, **s
     for k in ks:
         rms, worst = nve_energy_error(atoms, fast, slow, k * h, k, duration_fs * units.fs)
         yield k, k * h / units.fs, k * h / period, rms, worst
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--inner-per-period", type=int, default=50)
-    parser.add_argument("--duration-fs", type=float, default=1000.0)
-    parser.add_argument("--molecules", type=int, default=8)
-    args = parser.parse_args(argv)
-    atoms, _, _ = diatomic_fluid(n_molecules=args.molecules)
-    print(f"bond period T = {bond_period(atoms) / units.fs:.3f} fs, "
-          f"inner step = T/{args.inner_per_period}, {args.duration_fs:g} fs NVE per row")
-    print(f"{'K':>3} {'dt[fs]':>8} {'dt/T':>6} {'rms dE[meV/atom]':>17} {'max dE[meV/atom]':>17}")
-    for k, dt_fs, ratio, rms, worst in resonance_scan(
-        args.inner_per_period, duration_fs=args.duration_fs, n_molecules=args.molecules
-    ):
-        print(f"{k:>3} {dt_fs:>8.3f} {ratio:>6.3f} {1e3 * rms:>17.4g} {1e3 * worst:>17.4g}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,46 @@
+"""``nequip-mts deploy`` (also ``nequip-mts-deploy``): compile the parts of a trained model.
+
+Example::
+
+    nequip-mts deploy best.ckpt deployed/ --target ase
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+from nequip_mts.manifest import FILENAME, PARTS, TARGETS
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "deploy",
+        help="split a trained multiscale model into compiled fast, slow and sum models",
+        description="Split a trained nequip-mts multiscale model into separately compiled "
+        f"fast, slow and sum models (nequip-compile, AOTInductor) and write {FILENAME}.",
+    )
+    parser.add_argument(
+        "model", type=pathlib.Path, help="trained multiscale checkpoint (.ckpt) or package (.nequip.zip)"
+    )
+    parser.add_argument(
+        "output_dir", type=pathlib.Path, help=f"directory for the compiled models and {FILENAME}"
+    )
+    parser.add_argument(
+        "--target",
+        choices=tuple(TARGETS),
+        default="ase",
+        help="ase (ASE calculator) or pair_allegro (LAMMPS); default ase",
+    )
+    parser.add_argument(
+        "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="parts to compile (default: all three)"
+    )
+    parser.add_argument("--device", default="cpu", help="device to compile for (default cpu)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args):
+    from nequip_mts.deploy.split import deploy
+
+    path = deploy(args.model, args.output_dir, target=args.target, parts=args.parts, device=args.device)
+    print(f"wrote {path}")
