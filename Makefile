@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.nequip-mts-installed
 
-.PHONY: setup demo test test-fast wheel-check clean-venv
+.PHONY: setup demo test test-fast lint wheel-check clean-venv
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: setup
 test-fast: setup
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -m "not slow"; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+
+# formatter and linter (ruff, configured in pyproject.toml); CI runs this too
+lint: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 
 # build the wheel, install it (not editable) in a fresh venv and run the demo and the
 # plugin build from outside the checkout (what CI runs after `make test`)

@@ -43,8 +43,10 @@ def errors(calc, frames):
         df.append((a.get_forces() - ref_f).ravel())
     de, df = np.array(de), np.concatenate(df)
     return {
-        "E_MAE": 1e3 * np.abs(de).mean(), "E_RMSE": 1e3 * np.sqrt((de**2).mean()),
-        "F_MAE": 1e3 * np.abs(df).mean(), "F_RMSE": 1e3 * np.sqrt((df**2).mean()),
+        "E_MAE": 1e3 * np.abs(de).mean(),
+        "E_RMSE": 1e3 * np.sqrt((de**2).mean()),
+        "F_MAE": 1e3 * np.abs(df).mean(),
+        "F_RMSE": 1e3 * np.sqrt((df**2).mean()),
     }
 
 
@@ -67,10 +69,16 @@ def main():
         "multiscale sum (fast + slow)": load("water_multiscale", SUM_KEY),
         "fast part alone (r=3 A)": load("water_multiscale", FAST_KEY),
     }
-    rows = {(name, kind): errors(calc, subset) for name, calc in models.items()
-            for kind, subset in subsets.items() if subset}
+    rows = {
+        (name, kind): errors(calc, subset)
+        for name, calc in models.items()
+        for kind, subset in subsets.items()
+        if subset
+    }
     base, multi = "baseline (single Allegro, r=5 A)", "multiscale sum (fast + slow)"
-    ratio = {kind: rows[multi, kind]["F_MAE"] / rows[base, kind]["F_MAE"] for kind in subsets if subsets[kind]}
+    ratio = {
+        kind: rows[multi, kind]["F_MAE"] / rows[base, kind]["F_MAE"] for kind in subsets if subsets[kind]
+    }
     lines = [
         "# Accuracy on the test split (GFN1-xTB water)",
         "",
@@ -83,9 +91,15 @@ def main():
         "|---|---|---|---|---|---|",
     ]
     for (name, kind), r in rows.items():
-        lines.append(f"| {name} | {kind} ({len(subsets[kind])}) | {r['E_MAE']:.2f} | {r['E_RMSE']:.2f} | {r['F_MAE']:.1f} | {r['F_RMSE']:.1f} |")
-    lines += ["", "Composite force MAE / baseline force MAE (target <= 1.05): "
-              + ", ".join(f"{kind} {value:.3f}" for kind, value in ratio.items()) + "."]
+        lines.append(
+            f"| {name} | {kind} ({len(subsets[kind])}) | {r['E_MAE']:.2f} | {r['E_RMSE']:.2f} | {r['F_MAE']:.1f} | {r['F_RMSE']:.1f} |"
+        )
+    lines += [
+        "",
+        "Composite force MAE / baseline force MAE (target <= 1.05): "
+        + ", ".join(f"{kind} {value:.3f}" for kind, value in ratio.items())
+        + ".",
+    ]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "accuracy.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -40,10 +40,15 @@ LOG = logging.getLogger("augment_water_data")
 
 def parse_args(argv=None) -> argparse.Namespace:
     here = Path(__file__).resolve().parent
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--dataset", type=Path, default=here.parent / "nequip_mts" / "data" / "water_gfn1.extxyz.gz",
-                   help="dataset to extend in place (made by make_water_data.py)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--dataset",
+        type=Path,
+        default=here.parent / "nequip_mts" / "data" / "water_gfn1.extxyz.gz",
+        help="dataset to extend in place (made by make_water_data.py)",
+    )
     p.add_argument("--n-frames", type=int, default=180, help="distorted frames to add")
     p.add_argument("--molecules-per-frame", type=int, default=4)
     p.add_argument("--angle-range", type=float, nargs=2, default=(60.0, 125.0), help="HOH angle, degrees")
@@ -59,8 +64,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def distort_molecule(positions: np.ndarray, cell: np.ndarray, o: int, angle_deg: float,
-                     r1: float, r2: float) -> None:
+def distort_molecule(
+    positions: np.ndarray, cell: np.ndarray, o: int, angle_deg: float, r1: float, r2: float
+) -> None:
     """Rebuild the two H of the molecule whose O is atom ``o`` (atoms o, o+1, o+2).
 
     The H atoms stay in the molecular plane, symmetric about the old bisector,
@@ -68,7 +74,7 @@ def distort_molecule(positions: np.ndarray, cell: np.ndarray, o: int, angle_deg:
     """
     from ase.geometry import find_mic
 
-    v, _ = find_mic(positions[o + 1:o + 3] - positions[o], cell)
+    v, _ = find_mic(positions[o + 1 : o + 3] - positions[o], cell)
     e = v / np.linalg.norm(v, axis=1, keepdims=True)
     bisector = e[0] + e[1]
     bisector /= np.linalg.norm(bisector)
@@ -105,8 +111,14 @@ def main(argv=None) -> int:
         atoms.calc = None
         pos = atoms.get_positions()
         for o in rng.choice(oxygens, size=args.molecules_per_frame, replace=False):
-            distort_molecule(pos, atoms.cell.array, o, rng.uniform(*args.angle_range),
-                             rng.uniform(*args.bond_range), rng.uniform(*args.bond_range))
+            distort_molecule(
+                pos,
+                atoms.cell.array,
+                o,
+                rng.uniform(*args.angle_range),
+                rng.uniform(*args.bond_range),
+                rng.uniform(*args.bond_range),
+            )
         pos += rng.normal(0.0, args.rattle, pos.shape)
         atoms.set_positions(pos)
         atoms.set_momenta(np.zeros_like(pos))
@@ -119,15 +131,24 @@ def main(argv=None) -> int:
     e_md = np.array([f.get_potential_energy() for f in md]) / len(symbols)
     e_new = np.array([f.get_potential_energy() for f in new]) / len(symbols)
     f_new = np.concatenate([f.get_forces() for f in new])
-    LOG.info("E/atom above the MD mean: median %.3f, max %.3f eV; max |F| %.1f eV/Å",
-             np.median(e_new - e_md.mean()), (e_new - e_md.mean()).max(), np.abs(f_new).max())
+    LOG.info(
+        "E/atom above the MD mean: median %.3f, max %.3f eV; max |F| %.1f eV/Å",
+        np.median(e_new - e_md.mean()),
+        (e_new - e_md.mean()).max(),
+        np.abs(f_new).max(),
+    )
 
     for f in md:
         f.info["config_type"] = "md"
     with gzip.open(args.dataset, "wt", compresslevel=9) as fh:
         write(fh, md + new, format="extxyz")
-    LOG.info("wrote %s: %d md + %d distorted frames (%.2f MB)", args.dataset, len(md), len(new),
-             args.dataset.stat().st_size / 1e6)
+    LOG.info(
+        "wrote %s: %d md + %d distorted frames (%.2f MB)",
+        args.dataset,
+        len(md),
+        len(new),
+        args.dataset.stat().st_size / 1e6,
+    )
     return 0
 
 

@@ -76,11 +76,19 @@ def train_emt_multiscale(workdir: Path, r_fast: float, r_slow: float, epochs: in
     run = workdir / "train"
     cmd = [
         str(Path(sys.executable).parent / "nequip-train"),
-        "-cp", CONFIG_PATH, "-cn", "tutorial",
-        f"data_file={data}", "model_type_names=[Cu,Au]",
-        f"r_max_fast={r_fast}", f"r_max_slow={r_slow}",
-        "data.split_dataset.train=32", "data.split_dataset.val=4", "data.split_dataset.test=4",
-        f"stage1_epochs={max(1, epochs // 2)}", f"max_epochs={epochs}",
+        "-cp",
+        CONFIG_PATH,
+        "-cn",
+        "tutorial",
+        f"data_file={data}",
+        "model_type_names=[Cu,Au]",
+        f"r_max_fast={r_fast}",
+        f"r_max_slow={r_slow}",
+        "data.split_dataset.train=32",
+        "data.split_dataset.val=4",
+        "data.split_dataset.test=4",
+        f"stage1_epochs={max(1, epochs // 2)}",
+        f"max_epochs={epochs}",
         "trainer.enable_progress_bar=false",
         # slow part sized like the water_multiscale config
         "training_module.model.slow.num_layers=2",
@@ -103,7 +111,13 @@ def deploy_for_lammps(model: Path, outdir: Path) -> Path:
     if (outdir / "mts_deploy.json").exists():
         return outdir
     res = _sh(
-        [str(Path(sys.executable).parent / "nequip-mts-deploy"), str(model), str(outdir), "--target", "pair_allegro"],
+        [
+            str(Path(sys.executable).parent / "nequip-mts-deploy"),
+            str(model),
+            str(outdir),
+            "--target",
+            "pair_allegro",
+        ],
         env=dict(os.environ, OMP_NUM_THREADS="1"),
     )
     if res.returncode != 0:
@@ -136,7 +150,9 @@ LOOP_RE = re.compile(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps
 PAIR_RE = re.compile(r"^Pair\s*\|\s*([0-9.eE+-]+)\s*\|\s*([0-9.eE+-]+)\s*\|\s*([0-9.eE+-]+)", re.M)
 
 
-def run_case(meta, data_file, workdir: Path, plugin, integrator, parts, dt_fs, k, steps, warmup, threads, repeats):
+def run_case(
+    meta, data_file, workdir: Path, plugin, integrator, parts, dt_fs, k, steps, warmup, threads, repeats
+):
     """One LAMMPS process: a warm-up run, then ``repeats`` timed runs of ``steps``
     (outer) steps; the fastest timed run counts (the machine may be shared)."""
     from nequip_mts.lammps.build import lammps_env, lmp_command
@@ -163,8 +179,11 @@ def run_case(meta, data_file, workdir: Path, plugin, integrator, parts, dt_fs, k
     )
     (workdir / "in.bench").write_text(text)
     t0 = time.perf_counter()
-    res = _sh(lmp_command() + ["-in", "in.bench", "-log", "log.lammps", "-nocite"], cwd=workdir,
-              env=lammps_env(omp_threads=threads))
+    res = _sh(
+        lmp_command() + ["-in", "in.bench", "-log", "log.lammps", "-nocite"],
+        cwd=workdir,
+        env=lammps_env(omp_threads=threads),
+    )
     wall = time.perf_counter() - t0
     out = res.stdout + res.stderr
     if res.returncode != 0:
@@ -189,12 +208,16 @@ def main(argv=None):
     src.add_argument("--model", type=Path, help="multiscale checkpoint or .nequip.zip package")
     src.add_argument("--deploy", type=Path, help="existing deploy directory (target pair_allegro)")
     src.add_argument("--emt", action="store_true", help="train an EMT Cu/Au stand-in multiscale model first")
-    p.add_argument("--structure", type=Path, default=None, help="structure (first frame used); default fcc Cu/Au")
+    p.add_argument(
+        "--structure", type=Path, default=None, help="structure (first frame used); default fcc Cu/Au"
+    )
     p.add_argument("--repeat", type=int, nargs=3, default=None)
     p.add_argument("--min-atoms", type=int, default=1000)
     p.add_argument("--dt-inner-fs", type=float, default=0.5, help="verlet step = respa inner step")
     p.add_argument("--K", type=int, nargs="+", default=[2, 4, 6, 8])
-    p.add_argument("--steps", type=int, default=20, help="timed verlet steps; respa runs max(4, steps // K) outer steps")
+    p.add_argument(
+        "--steps", type=int, default=20, help="timed verlet steps; respa runs max(4, steps // K) outer steps"
+    )
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3, help="timed runs per case; the fastest counts")
     p.add_argument("--temperature-K", type=float, default=300.0)
@@ -222,7 +245,9 @@ def main(argv=None):
     if "sum" not in meta:
         raise SystemExit("the deploy directory has no sum model (deploy with --parts fast slow sum)")
 
-    atoms = build_system(args.structure, args.min_atoms, args.repeat, meta["type_names"], args.temperature_K, 7)
+    atoms = build_system(
+        args.structure, args.min_atoms, args.repeat, meta["type_names"], args.temperature_K, 7
+    )
     data = write_data_file(atoms, args.workdir / "bench.data", meta["type_names"])
     n = len(atoms)
     print(f"{n} atoms, deploy {deploy_dir}", flush=True)
@@ -231,11 +256,26 @@ def main(argv=None):
     dt = args.dt_inner_fs
 
     def record(label, integrator, parts, k, steps):
-        r = run_case(meta, data, args.workdir / label.replace(" ", "_"), plugin, integrator, parts,
-                     dt * k, k, steps, args.warmup, args.threads, args.repeats)
+        r = run_case(
+            meta,
+            data,
+            args.workdir / label.replace(" ", "_"),
+            plugin,
+            integrator,
+            parts,
+            dt * k,
+            k,
+            steps,
+            args.warmup,
+            args.threads,
+            args.repeats,
+        )
         r.update(label=label, k=k, dt_outer=dt * k)
         rows.append(r)
-        print(f"{label:>22}: {1.0 / r['per_step']:8.3f} steps/s  ({r['per_step'] * 1e3:.1f} ms/step)", flush=True)
+        print(
+            f"{label:>22}: {1.0 / r['per_step']:8.3f} steps/s  ({r['per_step'] * 1e3:.1f} ms/step)",
+            flush=True,
+        )
         return r
 
     ref = record("verlet sum", "verlet", "sum", 1, args.steps)
@@ -249,9 +289,12 @@ def main(argv=None):
     commit = _sh(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT).stdout.strip()
     cpu = ""
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")
+        )
     except Exception:
         pass
+
     def _show(a):
         # no machine paths in the results: repo-relative, else just the file name
         a = str(a)
@@ -285,7 +328,9 @@ def main(argv=None):
         ps_day = r["dt_outer"] * 1e-3 / r["per_step"] * 86400
         speed = (r["dt_outer"] / r["per_step"]) / (ref["dt_outer"] / ref["per_step"])
         model_cost = (
-            f"{(r['k'] * fast['per_step'] + slow['per_step']) * 1e3:.1f}" if r["label"].startswith("respa") else ""
+            f"{(r['k'] * fast['per_step'] + slow['per_step']) * 1e3:.1f}"
+            if r["label"].startswith("respa")
+            else ""
         )
         lines.append(
             f"| {r['label']} | {r['dt_outer']:g} | {1 / r['per_step']:.3f} | {r['per_step'] * 1e3:.1f} | "
@@ -301,8 +346,10 @@ def main(argv=None):
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "a") as f:
         if args.out.stat().st_size == 0:
-            f.write("# LAMMPS speed: verlet (sum model) vs r-RESPA (fast + slow models)\n\n"
-                    "Produced by `benchmarks/lammps_speed.py`; each section records its command.\n\n")
+            f.write(
+                "# LAMMPS speed: verlet (sum model) vs r-RESPA (fast + slow models)\n\n"
+                "Produced by `benchmarks/lammps_speed.py`; each section records its command.\n\n"
+            )
         f.write("\n".join(lines) + "\n")
     (args.workdir / "last_results.json").write_text(json.dumps(rows, indent=2))
     print("\n".join(lines))

@@ -55,40 +55,62 @@ def parse_args(argv=None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--output", type=Path, default=here.parent / "nequip_mts" / "data" / "water_gfn1.extxyz.gz",
-                   help="final gzipped extxyz file")
-    p.add_argument("--workfile", type=Path, default=None,
-                   help="incremental plain extxyz file (default: OUTPUT with .partial.extxyz)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from the last complete frame in the work file (or in OUTPUT "
-                        "if there is no work file, e.g. to extend a finished dataset)")
-    p.add_argument("--keep-workfile", action="store_true",
-                   help="keep the plain extxyz work file after compressing it")
-    p.add_argument("--n-molecules", type=int, default=32,
-                   help="number of H2O; must be 4*n^3 (fcc lattice of n^3 cells)")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=here.parent / "nequip_mts" / "data" / "water_gfn1.extxyz.gz",
+        help="final gzipped extxyz file",
+    )
+    p.add_argument(
+        "--workfile",
+        type=Path,
+        default=None,
+        help="incremental plain extxyz file (default: OUTPUT with .partial.extxyz)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the last complete frame in the work file (or in OUTPUT "
+        "if there is no work file, e.g. to extend a finished dataset)",
+    )
+    p.add_argument(
+        "--keep-workfile", action="store_true", help="keep the plain extxyz work file after compressing it"
+    )
+    p.add_argument(
+        "--n-molecules", type=int, default=32, help="number of H2O; must be 4*n^3 (fcc lattice of n^3 cells)"
+    )
     p.add_argument("--density", type=float, default=1.0, help="g/cm^3")
-    p.add_argument("--min-dist", type=float, default=1.7,
-                   help="minimum intermolecular atom distance when placing molecules, Å")
+    p.add_argument(
+        "--min-dist",
+        type=float,
+        default=1.7,
+        help="minimum intermolecular atom distance when placing molecules, Å",
+    )
     p.add_argument("--method", default="GFN1-xTB", choices=["GFN1-xTB", "GFN2-xTB"])
-    p.add_argument("--accuracy", type=float, default=1.0,
-                   help="tblite accuracy (lower = tighter SCC convergence)")
-    p.add_argument("--electronic-temperature", type=float, default=300.0,
-                   help="Fermi smearing temperature, K")
+    p.add_argument(
+        "--accuracy", type=float, default=1.0, help="tblite accuracy (lower = tighter SCC convergence)"
+    )
+    p.add_argument(
+        "--electronic-temperature", type=float, default=300.0, help="Fermi smearing temperature, K"
+    )
     p.add_argument("--temperature", type=float, default=350.0, help="thermostat temperature, K")
     p.add_argument("--timestep", type=float, default=1.0, help="MD time step, fs")
-    p.add_argument("--friction", type=float, default=0.01,
-                   help="Langevin friction, 1/fs (0.01 = 100 fs relaxation time)")
+    p.add_argument(
+        "--friction", type=float, default=0.01, help="Langevin friction, 1/fs (0.01 = 100 fs relaxation time)"
+    )
     p.add_argument("--relax-steps", type=int, default=40, help="max FIRE pre-relaxation steps")
     p.add_argument("--relax-fmax", type=float, default=0.5, help="FIRE force threshold, eV/Å")
-    p.add_argument("--equil-steps", type=int, default=300,
-                   help="Langevin equilibration steps before sampling")
+    p.add_argument(
+        "--equil-steps", type=int, default=300, help="Langevin equilibration steps before sampling"
+    )
     p.add_argument("--stride", type=int, default=2, help="MD steps between stored frames")
     p.add_argument("--n-frames", type=int, default=420, help="number of frames to store")
     p.add_argument("--log-every", type=int, default=20, help="log a summary line every N frames")
     p.add_argument("--seed", type=int, default=20240611)
     p.add_argument("--no-progress", action="store_true", help="disable the tqdm bar")
-    p.add_argument("--summary", action="store_true",
-                   help="only print sanity statistics of an existing OUTPUT and exit")
+    p.add_argument(
+        "--summary", action="store_true", help="only print sanity statistics of an existing OUTPUT and exit"
+    )
     return p.parse_args(argv)
 
 
@@ -104,15 +126,16 @@ def random_rotation(rng: np.random.Generator) -> np.ndarray:
 def water_template() -> np.ndarray:
     """O, H, H coordinates (Å) with the centre of mass near the origin."""
     h = 0.5 * _HOH
-    pos = np.array([[0.0, 0.0, 0.0],
-                    [_OH * np.sin(h), 0.0, _OH * np.cos(h)],
-                    [-_OH * np.sin(h), 0.0, _OH * np.cos(h)]])
+    pos = np.array(
+        [[0.0, 0.0, 0.0], [_OH * np.sin(h), 0.0, _OH * np.cos(h)], [-_OH * np.sin(h), 0.0, _OH * np.cos(h)]]
+    )
     m = np.array([15.9994, 1.00794, 1.00794])
     return pos - (m[:, None] * pos).sum(0) / m.sum()
 
 
-def build_water_box(n_molecules: int, density: float, rng: np.random.Generator,
-                    min_dist: float = 1.7, max_tries: int = 1000) -> Atoms:
+def build_water_box(
+    n_molecules: int, density: float, rng: np.random.Generator, min_dist: float = 1.7, max_tries: int = 1000
+) -> Atoms:
     """Cubic periodic box of randomly oriented water molecules on an fcc lattice.
 
     The fcc lattice maximises the nearest-neighbour distance for a given
@@ -126,8 +149,7 @@ def build_water_box(n_molecules: int, density: float, rng: np.random.Generator,
     mass_g = n_molecules * _WATER_MASS_G_PER_MOL / _AVOGADRO
     length = (mass_g / density * 1e24) ** (1 / 3)  # cm^3 -> Å^3
     basis = np.array([[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
-    grid = np.array([[i, j, k] for i in range(n_cells) for j in range(n_cells)
-                     for k in range(n_cells)])
+    grid = np.array([[i, j, k] for i in range(n_cells) for j in range(n_cells) for k in range(n_cells)])
     centres = ((grid[:, None, :] + basis[None]) / n_cells).reshape(-1, 3) * length
     tmpl = water_template()
     cell = np.eye(3) * length
@@ -154,8 +176,12 @@ def build_water_box(n_molecules: int, density: float, rng: np.random.Generator,
 def make_calculator(args):
     from tblite.ase import TBLite
 
-    return TBLite(method=args.method, accuracy=args.accuracy,
-                  electronic_temperature=args.electronic_temperature, verbosity=0)
+    return TBLite(
+        method=args.method,
+        accuracy=args.accuracy,
+        electronic_temperature=args.electronic_temperature,
+        verbosity=0,
+    )
 
 
 def snapshot(atoms: Atoms) -> Atoms:
@@ -220,17 +246,23 @@ def summarize(path: Path) -> dict:
         oh.append(d[np.arange(len(h)), own])
         transfers += int(np.count_nonzero(d.argmin(axis=1) != own))
     oh = np.concatenate(oh)
-    press = [-fr.get_stress()[:3].mean() / units.bar for fr in frames
-             if "stress" in fr.calc.results]
+    press = [-fr.get_stress()[:3].mean() / units.bar for fr in frames if "stress" in fr.calc.results]
     stats = {
-        "frames": len(frames), "distorted_frames": n_distorted, "atoms": n,
+        "frames": len(frames),
+        "distorted_frames": n_distorted,
+        "atoms": n,
         "has_stress": all("stress" in fr.calc.results for fr in frames),
-        "energy_per_atom_mean_eV": e.mean(), "energy_per_atom_std_eV": e.std(),
-        "force_rms_eV_A": np.sqrt((f**2).mean()), "force_max_eV_A": np.abs(f).max(),
-        "temperature_mean_K": temps.mean(), "temperature_std_K": temps.std(),
+        "energy_per_atom_mean_eV": e.mean(),
+        "energy_per_atom_std_eV": e.std(),
+        "force_rms_eV_A": np.sqrt((f**2).mean()),
+        "force_max_eV_A": np.abs(f).max(),
+        "temperature_mean_K": temps.mean(),
+        "temperature_std_K": temps.std(),
         "pressure_mean_bar": np.mean(press) if press else float("nan"),
         "pressure_std_bar": np.std(press) if press else float("nan"),
-        "OH_bond_min_A": oh.min(), "OH_bond_mean_A": oh.mean(), "OH_bond_max_A": oh.max(),
+        "OH_bond_min_A": oh.min(),
+        "OH_bond_mean_A": oh.mean(),
+        "OH_bond_max_A": oh.max(),
         "H_nearer_to_other_O": transfers,
         "file_MB": path.stat().st_size / 1e6,
     }
@@ -259,8 +291,10 @@ def main(argv=None) -> int:
 
     if args.resume and not work.exists() and out.exists():
         if "config_type=distorted" in gzip.open(out, "rt").read():
-            raise SystemExit(f"{out} already holds augment_water_data.py frames; extend the MD "
-                             "data first (from a copy without them), then augment again")
+            raise SystemExit(
+                f"{out} already holds augment_water_data.py frames; extend the MD "
+                "data first (from a copy without them), then augment again"
+            )
         # extend a finished dataset: start again from its decompressed frames
         with gzip.open(out, "rb") as src, open(work, "wb") as dst:
             shutil.copyfileobj(src, dst)
@@ -275,17 +309,30 @@ def main(argv=None) -> int:
         LOG.info("resuming after %d stored frames", len(existing))
     else:
         atoms = build_water_box(args.n_molecules, args.density, rng, args.min_dist)
-        LOG.info("box %.4f Å, %d atoms, density %.3f g/cm^3", atoms.cell[0, 0], len(atoms),
-                 atoms.get_masses().sum() / units.mol / atoms.get_volume() * 1e24)
+        LOG.info(
+            "box %.4f Å, %d atoms, density %.3f g/cm^3",
+            atoms.cell[0, 0],
+            len(atoms),
+            atoms.get_masses().sum() / units.mol / atoms.get_volume() * 1e24,
+        )
         atoms.calc = make_calculator(args)
         t0 = time.perf_counter()
         e0 = atoms.get_potential_energy()
-        LOG.info("initial E = %.4f eV (%.4f eV/atom), max|F| = %.3f eV/Å, call %.2f s",
-                 e0, e0 / len(atoms), np.abs(atoms.get_forces()).max(), time.perf_counter() - t0)
+        LOG.info(
+            "initial E = %.4f eV (%.4f eV/atom), max|F| = %.3f eV/Å, call %.2f s",
+            e0,
+            e0 / len(atoms),
+            np.abs(atoms.get_forces()).max(),
+            time.perf_counter() - t0,
+        )
         opt = FIRE(atoms, logfile=None)
         opt.run(fmax=args.relax_fmax, steps=args.relax_steps)
-        LOG.info("after %d FIRE steps: E = %.4f eV, max|F| = %.3f eV/Å", opt.nsteps,
-                 atoms.get_potential_energy(), np.abs(atoms.get_forces()).max())
+        LOG.info(
+            "after %d FIRE steps: E = %.4f eV, max|F| = %.3f eV/Å",
+            opt.nsteps,
+            atoms.get_potential_energy(),
+            np.abs(atoms.get_forces()).max(),
+        )
         thermalize_momenta(atoms, temperature_K=args.temperature, rng=rng)
         Stationary(atoms)
 
@@ -293,8 +340,14 @@ def main(argv=None) -> int:
     # Langevin(fixcm=True), which does not sample NVT exactly); stripped in snapshot().
     atoms.set_constraint(FixCom())
 
-    dyn = Langevin(atoms, args.timestep * units.fs, temperature_K=args.temperature,
-                   friction=args.friction / units.fs, fixcm=False, rng=rng)
+    dyn = Langevin(
+        atoms,
+        args.timestep * units.fs,
+        temperature_K=args.temperature,
+        friction=args.friction / units.fs,
+        fixcm=False,
+        rng=rng,
+    )
 
     if not existing and args.equil_steps > 0:
         t0 = time.perf_counter()
@@ -303,9 +356,14 @@ def main(argv=None) -> int:
         dyn.run(args.equil_steps)
         bar.close()
         dyn.observers.clear()
-        LOG.info("equilibrated %d steps (%.1f fs) in %.0f s: T = %.1f K, E = %.4f eV",
-                 args.equil_steps, args.equil_steps * args.timestep, time.perf_counter() - t0,
-                 atoms.get_temperature(), atoms.get_potential_energy())
+        LOG.info(
+            "equilibrated %d steps (%.1f fs) in %.0f s: T = %.1f K, E = %.4f eV",
+            args.equil_steps,
+            args.equil_steps * args.timestep,
+            time.perf_counter() - t0,
+            atoms.get_temperature(),
+            atoms.get_potential_energy(),
+        )
 
     n_have = len(existing)
     temps = [f.get_temperature() for f in existing]
@@ -325,12 +383,20 @@ def main(argv=None) -> int:
                 e = frame.get_potential_energy()
                 f = frame.get_forces()
                 # t_sampled counts only MD run in this process (resumes restart the clock)
-                LOG.info("frame %4d/%d  t_sampled=%.0f fs  E=%.4f eV (%.5f eV/atom)  T=%.1f K "
-                         "(mean %.1f K)  F_rms=%.3f eV/Å  P=%.0f bar  %.2f s/step",
-                         n_have, args.n_frames, (n_have - len(existing)) * args.stride * args.timestep,
-                         e, e / len(frame), temps[-1], np.mean(temps), np.sqrt((f**2).mean()),
-                         -frame.get_stress()[:3].mean() / units.bar if "stress" in frame.calc.results else np.nan,
-                         el / ((n_have - len(existing)) * args.stride))
+                LOG.info(
+                    "frame %4d/%d  t_sampled=%.0f fs  E=%.4f eV (%.5f eV/atom)  T=%.1f K "
+                    "(mean %.1f K)  F_rms=%.3f eV/Å  P=%.0f bar  %.2f s/step",
+                    n_have,
+                    args.n_frames,
+                    (n_have - len(existing)) * args.stride * args.timestep,
+                    e,
+                    e / len(frame),
+                    temps[-1],
+                    np.mean(temps),
+                    np.sqrt((f**2).mean()),
+                    -frame.get_stress()[:3].mean() / units.bar if "stress" in frame.calc.results else np.nan,
+                    el / ((n_have - len(existing)) * args.stride),
+                )
     bar.close()
 
     with open(work, "rb") as src, gzip.open(out, "wb", compresslevel=9) as dst:

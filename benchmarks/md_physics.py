@@ -48,16 +48,24 @@ FRAME_FS = 3.0
 #: the analysis settings of this benchmark (those of the `nequip-mts analyze` command it prints)
 RMAX, NBINS, RMIN_INTER = 6.0, 120, 1.7
 BANDS = {"O-H stretch peak (cm^-1)": (2800.0, 4200.0), "H-O-H bend peak (cm^-1)": (1300.0, 1900.0)}
-ANALYZE_ARGS = ("--pairs O-O O-H H-H --rmax 6 --nbins 120 --compare-rmin 1.7 "
-                "--band 2800 4200 --band 1300 1900 --diffusion-groups O")
+ANALYZE_ARGS = (
+    "--pairs O-O O-H H-H --rmax 6 --nbins 120 --compare-rmin 1.7 "
+    "--band 2800 4200 --band 1300 1900 --diffusion-groups O"
+)
 
 
 def analysis_options():
     """The :class:`AnalysisOptions` equal to ``ANALYZE_ARGS``."""
     from nequip_mts.analysis.report import AnalysisOptions
 
-    return AnalysisOptions(pairs=[("O", "O"), ("O", "H"), ("H", "H")], rmax=RMAX, nbins=NBINS,
-                           compare_rmin=RMIN_INTER, bands=list(BANDS.values()), diffusion_groups=["O"])
+    return AnalysisOptions(
+        pairs=[("O", "O"), ("O", "H"), ("H", "H")],
+        rmax=RMAX,
+        nbins=NBINS,
+        compare_rmin=RMIN_INTER,
+        bands=list(BANDS.values()),
+        diffusion_groups=["O"],
+    )
 
 
 def stamped_copy(atoms, dyn):
@@ -119,17 +127,27 @@ def verlet_with_conserved_energy(atoms, timestep):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--equilibration-ps", type=float, default=0.3)
     parser.add_argument("--production-ps", type=float, default=6.0)
     parser.add_argument("--nve-ps", type=float, default=1.0)
     parser.add_argument("--nve-ks", type=int, nargs="+", default=[2, 4, 6, 8])
     parser.add_argument("--replicate", type=int, nargs=3, default=[1, 1, 1], help="box repetitions")
     parser.add_argument("--control", action="store_true", help="also run the multiscale sum at 0.5 fs")
-    parser.add_argument("--out", type=pathlib.Path, default=RESULTS / "md_physics",
-                        help="report stem: <out>.md and <out>_*.png (default benchmarks/results/md_physics)")
-    parser.add_argument("--runs-dir", type=pathlib.Path, default=RUNS,
-                        help="where the trajectories and NVE logs go (default runs/)")
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=RESULTS / "md_physics",
+        help="report stem: <out>.md and <out>_*.png (default benchmarks/results/md_physics)",
+    )
+    parser.add_argument(
+        "--runs-dir",
+        type=pathlib.Path,
+        default=RUNS,
+        help="where the trajectories and NVE logs go (default runs/)",
+    )
     args = parser.parse_args(argv)
 
     from ase import units
@@ -162,14 +180,22 @@ def main(argv=None):
         atoms = start_atoms.copy()
         atoms.calc = {"baseline": baseline_calc, "MTS": mts_calc, "control": sum_calc}[label]
         if label in ("baseline", "control"):
-            make = lambda taut, seed: (Bussi(atoms, inner, TEMPERATURE_K, taut, rng=np.random.default_rng(seed)), INNER_FS)  # noqa: E731
+            make = lambda taut, seed: (
+                Bussi(atoms, inner, TEMPERATURE_K, taut, rng=np.random.default_rng(seed)),
+                INNER_FS,
+            )  # noqa: E731
         else:
-            make = lambda taut, seed: (BussiRESPA(atoms, inner * K_NVT, K_NVT, temperature_K=TEMPERATURE_K, taut=taut, rng=seed), INNER_FS * K_NVT)  # noqa: E731
+            make = lambda taut, seed: (
+                BussiRESPA(atoms, inner * K_NVT, K_NVT, temperature_K=TEMPERATURE_K, taut=taut, rng=seed),
+                INNER_FS * K_NVT,
+            )  # noqa: E731
         dyn, step_fs = make(taut_eq, 1)
         run_collect(dyn, atoms, args.equilibration_ps * 1000, step_fs, 1e9, f"{label} equilibration")
         equilibrated = atoms.copy()
         dyn, step_fs = make(taut_prod, 2)
-        frames, wall = run_collect(dyn, atoms, args.production_ps * 1000, step_fs, FRAME_FS, f"{label} NVT production")
+        frames, wall = run_collect(
+            dyn, atoms, args.production_ps * 1000, step_fs, FRAME_FS, f"{label} NVT production"
+        )
         path = runs_dir / f"physics_{label}.extxyz"
         write(path, frames)  # not committed; the analysis below reads it back
         runs[label] = {"path": path, "wall": wall, "equilibrated": equilibrated}
@@ -194,8 +220,13 @@ def main(argv=None):
     logs = {}
     atoms = nve_start.copy()
     atoms.calc = baseline_calc
-    logs["baseline"] = run_logged(verlet_with_conserved_energy(atoms, inner), atoms, args.nve_ps * 1000,
-                                  INNER_FS, runs_dir / "physics_nve_baseline.log")
+    logs["baseline"] = run_logged(
+        verlet_with_conserved_energy(atoms, inner),
+        atoms,
+        args.nve_ps * 1000,
+        INNER_FS,
+        runs_dir / "physics_nve_baseline.log",
+    )
     for k in args.nve_ks:
         atoms = nve_start.copy()
         atoms.calc = mts_calc
@@ -211,11 +242,21 @@ def main(argv=None):
     stem = args.out
     plot_rdfs({k: (a.rdf.r, a.rdf.g) for k, a in analysis.items()}, stem.with_name(stem.name + "_rdf.png"))
     plot_vdos(vdos, stem.with_name(stem.name + "_vdos.png"))
-    plot_msd({k: (d.t_ps, d.msd) for k, d in diff.items()}, stem.with_name(stem.name + "_msd.png"),
-             fits={k: (d.D, d.window_ps) for k, d in diff.items()})
+    plot_msd(
+        {k: (d.t_ps, d.msd) for k, d in diff.items()},
+        stem.with_name(stem.name + "_msd.png"),
+        fits={k: (d.D, d.window_ps) for k, d in diff.items()},
+    )
     plot_drift_vs_outer_step(
-        {"MTS r-RESPA (0.5 fs inner)": ([drift[k][0] for k in args.nve_ks], [drift[k][1].slope for k in args.nve_ks], [drift[k][1].stderr for k in args.nve_ks])},
-        stem.with_name(stem.name + "_drift.png"), reference=drift["baseline"][1].slope,
+        {
+            "MTS r-RESPA (0.5 fs inner)": (
+                [drift[k][0] for k in args.nve_ks],
+                [drift[k][1].slope for k in args.nve_ks],
+                [drift[k][1].stderr for k in args.nve_ks],
+            )
+        },
+        stem.with_name(stem.name + "_drift.png"),
+        reference=drift["baseline"][1].slope,
     )
     labels_cols = ["baseline", "MTS"] + (["control"] if args.control else [])
 
@@ -242,7 +283,9 @@ def main(argv=None):
             count += bool((d[np.triu_indices(h.sum(), 1)] < 1.0).any())
         return f"{count}/{len(frames)}"
 
-    cmd = "OMP_NUM_THREADS={} .venv/bin/python benchmarks/md_physics.py {}".format(os.environ.get("OMP_NUM_THREADS", "?"), " ".join(sys.argv[1:])).strip()
+    cmd = "OMP_NUM_THREADS={} .venv/bin/python benchmarks/md_physics.py {}".format(
+        os.environ.get("OMP_NUM_THREADS", "?"), " ".join(sys.argv[1:])
+    ).strip()
     n_mol = n // 3
     lines = [
         "# Physics: single-step baseline vs MTS (water, GFN1-xTB models)",
@@ -254,7 +297,10 @@ def main(argv=None):
         f"Baseline: single Allegro model, 0.5 fs. MTS: multiscale model, 0.5 fs inner step x K={K_NVT} (3 fs outer).",
     ]
     if args.control:
-        lines += ["", "Control: the multiscale model's sum at a single 0.5 fs step (same model as MTS, other integrator)."]
+        lines += [
+            "",
+            "Control: the multiscale model's sum at a single 0.5 fs step (same model as MTS, other integrator).",
+        ]
     lines += [
         "",
         "RDF noise: each run's first half against its second half, divided by sqrt(2), averaged over "
@@ -264,30 +310,61 @@ def main(argv=None):
         "|" + "---|" * (len(labels_cols) + 2 + (1 if args.control else 0)),
     ]
     for pair, d in sorted(versus.rdf_diff.items()):
-        lines.append(row(
-            f"RDF g_{pair} max abs diff: all r / r > 1.7 A",
-            [f"noise: {versus.rdf_noise[pair]:.3f} / {versus.rdf_noise_inter[pair]:.3f}"] + [""] * (len(labels_cols) - 1),
-            f"{d:.3f} / {versus.rdf_diff_inter[pair]:.3f}",
-            f"r > 1.7 A: {versus_control.rdf_diff_inter[pair]:.3f}" if args.control else "",
-        ))
+        lines.append(
+            row(
+                f"RDF g_{pair} max abs diff: all r / r > 1.7 A",
+                [f"noise: {versus.rdf_noise[pair]:.3f} / {versus.rdf_noise_inter[pair]:.3f}"]
+                + [""] * (len(labels_cols) - 1),
+                f"{d:.3f} / {versus.rdf_diff_inter[pair]:.3f}",
+                f"r > 1.7 A: {versus_control.rdf_diff_inter[pair]:.3f}" if args.control else "",
+            )
+        )
     for band, (lo, hi) in BANDS.items():
-        lines.append(row(f"VDOS {band}", [f"{analysis[k].band_peaks[(lo, hi)]:.0f}" for k in labels_cols],
-                         f"{versus.band_shift[(lo, hi)]:+.0f}",
-                         f"{versus_control.band_shift[(lo, hi)]:+.0f}" if args.control else ""))
-    lines.append(row(
-        "O self-diffusion (1e-5 cm^2/s)", [f"{diff[k].D_cgs:.2f} +/- {diff[k].D_err_cgs:.2f}" for k in labels_cols],
-        "{:+.2f} ({:.1f} sigma)".format(*versus.diffusion["O"]),
-        "{:+.2f} ({:.1f} sigma)".format(*versus_control.diffusion["O"]) if args.control else "",
-    ))
-    lines.append(row("longest H-to-nearest-O distance seen (A)", [f"{longest_bond(runs[k]['frames']):.2f}" for k in labels_cols]))
-    lines.append(row("frames with H-H < 1.0 A (collapsed molecule)", [collapsed(runs[k]["frames"]) for k in labels_cols]))
+        lines.append(
+            row(
+                f"VDOS {band}",
+                [f"{analysis[k].band_peaks[(lo, hi)]:.0f}" for k in labels_cols],
+                f"{versus.band_shift[(lo, hi)]:+.0f}",
+                f"{versus_control.band_shift[(lo, hi)]:+.0f}" if args.control else "",
+            )
+        )
+    lines.append(
+        row(
+            "O self-diffusion (1e-5 cm^2/s)",
+            [f"{diff[k].D_cgs:.2f} +/- {diff[k].D_err_cgs:.2f}" for k in labels_cols],
+            "{:+.2f} ({:.1f} sigma)".format(*versus.diffusion["O"]),
+            "{:+.2f} ({:.1f} sigma)".format(*versus_control.diffusion["O"]) if args.control else "",
+        )
+    )
+    lines.append(
+        row(
+            "longest H-to-nearest-O distance seen (A)",
+            [f"{longest_bond(runs[k]['frames']):.2f}" for k in labels_cols],
+        )
+    )
+    lines.append(
+        row(
+            "frames with H-H < 1.0 A (collapsed molecule)",
+            [collapsed(runs[k]["frames"]) for k in labels_cols],
+        )
+    )
     lines.append(row("mean T (K)", [f"{analysis[k].mean_temperature_K:.1f}" for k in labels_cols]))
     wall = {k: runs[k]["wall"] for k in labels_cols}
-    lines.append(row("NVT wall time (s)", [f"{wall[k]:.0f}" for k in labels_cols],
-                     f"{wall['baseline'] / wall['MTS']:.2f}x",
-                     f"{wall.get('control', 0) / wall['MTS']:.2f}x"))
-    lines += ["", f"NVE drift of the conserved energy ({args.nve_ps} ps from the state after equilibration with the baseline, linear fit):", "",
-              "| integrator | step (fs) | drift (meV/atom/ps) |", "|---|---|---|"]
+    lines.append(
+        row(
+            "NVT wall time (s)",
+            [f"{wall[k]:.0f}" for k in labels_cols],
+            f"{wall['baseline'] / wall['MTS']:.2f}x",
+            f"{wall.get('control', 0) / wall['MTS']:.2f}x",
+        )
+    )
+    lines += [
+        "",
+        f"NVE drift of the conserved energy ({args.nve_ps} ps from the state after equilibration with the baseline, linear fit):",
+        "",
+        "| integrator | step (fs) | drift (meV/atom/ps) |",
+        "|---|---|---|",
+    ]
     b = drift["baseline"]
     lines.append(f"| baseline velocity Verlet | {b[0]:.1f} | {b[1].slope:+.3f} +/- {b[1].stderr:.3f} |")
     for k in args.nve_ks:
@@ -295,9 +372,14 @@ def main(argv=None):
         lines.append(f"| MTS r-RESPA K={k} | {dt:.1f} outer | {r.slope:+.3f} +/- {r.stderr:.3f} |")
     files = " ".join(str(runs[k]["path"]) for k in labels_cols)
     log_files = " ".join(str(logs[k]) for k in ["baseline", *args.nve_ks])
-    lines += ["", "Plots: `md_physics_rdf.png`, `md_physics_vdos.png`, `md_physics_msd.png`, `md_physics_drift.png`.", "",
-              "The same numbers from the files this run wrote (trajectories with `md_time_fs`, `MTSLogger` logs):", "",
-              f"    nequip-mts analyze {files} --log {log_files} {ANALYZE_ARGS} -o <dir>"]
+    lines += [
+        "",
+        "Plots: `md_physics_rdf.png`, `md_physics_vdos.png`, `md_physics_msd.png`, `md_physics_drift.png`.",
+        "",
+        "The same numbers from the files this run wrote (trajectories with `md_time_fs`, `MTSLogger` logs):",
+        "",
+        f"    nequip-mts analyze {files} --log {log_files} {ANALYZE_ARGS} -o <dir>",
+    ]
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -47,9 +47,13 @@ def timed(dyn, steps):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--replicate", type=int, nargs=3, default=(2, 2, 2))
-    parser.add_argument("--time-fs", type=float, default=48.0, help="simulated time per configuration and round")
+    parser.add_argument(
+        "--time-fs", type=float, default=48.0, help="simulated time per configuration and round"
+    )
     parser.add_argument("--inner-fs", type=float, default=0.5)
     parser.add_argument("--ks", type=int, nargs="+", default=[2, 4, 6, 8])
     parser.add_argument("--rounds", type=int, default=2)
@@ -78,7 +82,12 @@ def main(argv=None):
         "slow": median_cost(slow_calc, atoms0, 5),
     }
     f = costs["fast"] / costs["slow"]
-    print(f"{n} atoms; cost per energy+forces: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in costs.items()) + f"; f = {f:.4f}", flush=True)
+    print(
+        f"{n} atoms; cost per energy+forces: "
+        + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in costs.items())
+        + f"; f = {f:.4f}",
+        flush=True,
+    )
 
     inner = args.inner_fs * units.fs
     walls = {"baseline": []} | {k: [] for k in args.ks}
@@ -105,11 +114,21 @@ def main(argv=None):
             continue
         speedup = base_wall / wall
         bound = key / (key * f + 1.0)
-        rows.append((f"MTS {args.inner_fs} fs x {key}", f"{args.inner_fs * key:.1f}", ns_day, speedup, bound, speedup / bound))
+        rows.append(
+            (
+                f"MTS {args.inner_fs} fs x {key}",
+                f"{args.inner_fs * key:.1f}",
+                ns_day,
+                speedup,
+                bound,
+                speedup / bound,
+            )
+        )
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cmd = "OMP_NUM_THREADS={} .venv/bin/python benchmarks/md_speed.py {}".format(
-        os.environ.get("OMP_NUM_THREADS", "?"), " ".join(sys.argv[1:])).strip()
+        os.environ.get("OMP_NUM_THREADS", "?"), " ".join(sys.argv[1:])
+    ).strip()
     lines = [
         "# MD throughput: baseline vs MTS (water)",
         "",
@@ -126,7 +145,10 @@ def main(argv=None):
     for label, outer, ns_day, speedup, bound, frac in rows:
         lines.append(
             f"| {label} | {outer} | {ns_day:.4f} | {speedup:.2f}x | "
-            + ("-" if bound is None else f"{bound:.2f}x") + " | " + ("-" if frac is None else f"{frac:.0%}") + " |"
+            + ("-" if bound is None else f"{bound:.2f}x")
+            + " | "
+            + ("-" if frac is None else f"{frac:.0%}")
+            + " |"
         )
     lines += [
         "",
@@ -137,6 +159,7 @@ def main(argv=None):
     print("\n".join(lines))
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -25,11 +25,21 @@ RMAX, NBINS, RMIN_INTER = 6.0, 120, 1.7  # as in md_physics.py
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs-dir", type=pathlib.Path, default=RUNS,
-                        help="where md_physics.py wrote physics_*.extxyz (default runs/)")
-    parser.add_argument("--out", type=pathlib.Path, default=RESULTS / "rdf_reference",
-                        help="report stem: <out>.md and <out>.png (default benchmarks/results/rdf_reference)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--runs-dir",
+        type=pathlib.Path,
+        default=RUNS,
+        help="where md_physics.py wrote physics_*.extxyz (default runs/)",
+    )
+    parser.add_argument(
+        "--out",
+        type=pathlib.Path,
+        default=RESULTS / "rdf_reference",
+        help="report stem: <out>.md and <out>.png (default benchmarks/results/rdf_reference)",
+    )
     args = parser.parse_args(argv)
 
     from ase.io import read
@@ -63,8 +73,11 @@ def main(argv=None):
         f"Max |g_model - g_reference| for r > {RMIN_INTER} A (intermolecular), and the first-peak position (A) / height.",
         "Reference noise: its first half against its second half / sqrt(2).",
         "",
-        "| pair | reference noise | " + " | ".join(f"{k} max abs diff" for k in labels) + " | "
-        + " | ".join(f"first peak: {k}" for k in ["reference", *labels]) + " |",
+        "| pair | reference noise | "
+        + " | ".join(f"{k} max abs diff" for k in labels)
+        + " | "
+        + " | ".join(f"first peak: {k}" for k in ["reference", *labels])
+        + " |",
         "|---|---|" + "---|" * (2 * len(labels) + 1),
     ]
     peak_window = {"OO": (2.3, 3.5), "OH": (1.5, 2.3), "HH": (2.0, 3.2)}
@@ -72,8 +85,11 @@ def main(argv=None):
         diffs = [rdf_max_abs_diff(g_ref, rdfs[k][1], r=r, rmin=RMIN_INTER)[pair] for k in labels]
         peaks = [first_peak(r, rdfs[k][1][pair], *peak_window[pair]) for k in ["GFN1-xTB reference", *labels]]
         lines.append(
-            f"| g_{pair} | {noise[pair]:.3f} | " + " | ".join(f"{d:.3f}" for d in diffs) + " | "
-            + " | ".join(f"{p:.2f} / {h:.2f}" for p, h in peaks) + " |"
+            f"| g_{pair} | {noise[pair]:.3f} | "
+            + " | ".join(f"{d:.3f}" for d in diffs)
+            + " | "
+            + " | ".join(f"{p:.2f} / {h:.2f}" for p, h in peaks)
+            + " |"
         )
     lines += ["", f"Plot: `{args.out.with_suffix('.png').name}`."]
     args.out.parent.mkdir(parents=True, exist_ok=True)

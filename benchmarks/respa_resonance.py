@@ -20,8 +20,10 @@ def main(argv=None):
     parser.add_argument("--molecules", type=int, default=8)
     args = parser.parse_args(argv)
     atoms, _, _ = diatomic_fluid(n_molecules=args.molecules)
-    print(f"bond period T = {bond_period(atoms) / units.fs:.3f} fs, "
-          f"inner step = T/{args.inner_per_period}, {args.duration_fs:g} fs NVE per row")
+    print(
+        f"bond period T = {bond_period(atoms) / units.fs:.3f} fs, "
+        f"inner step = T/{args.inner_per_period}, {args.duration_fs:g} fs NVE per row"
+    )
     print(f"{'K':>3} {'dt[fs]':>8} {'dt/T':>6} {'rms dE[meV/atom]':>17} {'max dE[meV/atom]':>17}")
     for k, dt_fs, ratio, rms, worst in resonance_scan(
         args.inner_per_period, duration_fs=args.duration_fs, n_molecules=args.molecules

@@ -29,7 +29,9 @@ R_OH = 0.97  # Å
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--extra", type=pathlib.Path, nargs="*", default=[], help="more .nequip.zip packages")
     args = parser.parse_args(argv)
 
@@ -65,7 +67,9 @@ def main(argv=None):
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for name, e in curves.items():
-        ax.plot(distances, e, "o-" if name == "GFN1-xTB" else ".-", label=name, lw=2 if name == "GFN1-xTB" else 1)
+        ax.plot(
+            distances, e, "o-" if name == "GFN1-xTB" else ".-", label=name, lw=2 if name == "GFN1-xTB" else 1
+        )
     ax.axvspan(1.3, 1.8, color="0.9", label="H-H range of the MD data")
     ax.set_xlabel("H-H distance in the bent molecule (Å)")
     ax.set_ylabel("E - E(1.5 Å) (eV)")

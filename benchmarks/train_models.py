@@ -31,9 +31,16 @@ def train_and_package(name: str, extra_overrides) -> pathlib.Path:
     bindir = pathlib.Path(sys.executable).parent
     run_dir = f"runs/{name}"
     cmd = [
-        str(bindir / "nequip-train"), "-cp", str(CONFIG_DIR), "-cn", name,
-        f"data_file={DATA}", f"output_dir={run_dir}", f"hydra.run.dir={run_dir}",
-        "trainer.enable_progress_bar=false", *extra_overrides,
+        str(bindir / "nequip-train"),
+        "-cp",
+        str(CONFIG_DIR),
+        "-cn",
+        name,
+        f"data_file={DATA}",
+        f"output_dir={run_dir}",
+        f"hydra.run.dir={run_dir}",
+        "trainer.enable_progress_bar=false",
+        *extra_overrides,
     ]
     print(f"[{name}] " + " ".join(cmd[1:]), flush=True)
     start = time.perf_counter()
@@ -44,7 +51,10 @@ def train_and_package(name: str, extra_overrides) -> pathlib.Path:
     package = PRETRAINED / f"{name}.nequip.zip"
     subprocess.run(
         [str(bindir / "nequip-package"), "build", f"{run_dir}/best.ckpt", str(package.relative_to(ROOT))],
-        cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     # the packaged config must not name a path of this machine
     with zipfile.ZipFile(package) as archive:
@@ -54,12 +64,17 @@ def train_and_package(name: str, extra_overrides) -> pathlib.Path:
                 leaked = re.findall(r"(?<![\w.])/(?:home|root|tmp|work|Users)/\S+", text)
                 if leaked:
                     raise RuntimeError(f"{package.name} names machine paths: {sorted(set(leaked))[:3]}")
-    print(f"[{name}] packaged -> {package.relative_to(ROOT)} ({package.stat().st_size / 1e6:.2f} MB)", flush=True)
+    print(
+        f"[{name}] packaged -> {package.relative_to(ROOT)} ({package.stat().st_size / 1e6:.2f} MB)",
+        flush=True,
+    )
     return package
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", choices=CONFIGS, help="train just this config")
     parser.add_argument("--max-epochs", type=int, help="override the config's max_epochs")
     args = parser.parse_args(argv)

@@ -80,43 +80,89 @@ import make_water_data  # noqa: E402
 LOG = logging.getLogger("xtb_reference")
 
 # settings that define the trajectory: a continuation must use the same ones
-FIXED = ("start_frame", "method", "accuracy", "electronic_temperature", "temperature",
-         "timestep", "taut", "seed", "equil_ps", "chunk_steps", "vel_stride", "pos_stride")
+FIXED = (
+    "start_frame",
+    "method",
+    "accuracy",
+    "electronic_temperature",
+    "temperature",
+    "timestep",
+    "taut",
+    "seed",
+    "equil_ps",
+    "chunk_steps",
+    "vel_stride",
+    "pos_stride",
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     md = make_water_data.parse_args([])  # tblite settings, temperature and data of the training set
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--outdir", type=Path, default=HERE / "data" / "xtb_reference",
-                   help="chunk files and restart state")
-    p.add_argument("--log", type=Path, default=ROOT / "runs" / "xtb_reference.log",
-                   help="log file (appended to)")
-    p.add_argument("--dataset", type=Path, default=md.output,
-                   help="source of the starting frame (read only when a run starts)")
-    p.add_argument("--start-frame", type=int, default=-1,
-                   help="index among the dataset's config_type=md frames (-1: the last)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    p.add_argument(
+        "--outdir", type=Path, default=HERE / "data" / "xtb_reference", help="chunk files and restart state"
+    )
+    p.add_argument(
+        "--log", type=Path, default=ROOT / "runs" / "xtb_reference.log", help="log file (appended to)"
+    )
+    p.add_argument(
+        "--dataset",
+        type=Path,
+        default=md.output,
+        help="source of the starting frame (read only when a run starts)",
+    )
+    p.add_argument(
+        "--start-frame",
+        type=int,
+        default=-1,
+        help="index among the dataset's config_type=md frames (-1: the last)",
+    )
     p.add_argument("--method", default=md.method)
-    p.add_argument("--accuracy", type=float, default=md.accuracy,
-                   help="tblite accuracy (lower = tighter SCC convergence)")
-    p.add_argument("--electronic-temperature", type=float, default=md.electronic_temperature,
-                   help="Fermi smearing, K")
+    p.add_argument(
+        "--accuracy",
+        type=float,
+        default=md.accuracy,
+        help="tblite accuracy (lower = tighter SCC convergence)",
+    )
+    p.add_argument(
+        "--electronic-temperature", type=float, default=md.electronic_temperature, help="Fermi smearing, K"
+    )
     p.add_argument("--temperature", type=float, default=md.temperature, help="thermostat, K")
     p.add_argument("--timestep", type=float, default=0.5, help="fs")
     p.add_argument("--taut", type=float, default=200.0, help="Bussi time constant, fs")
     p.add_argument("--seed", type=int, default=20260614, help="thermostat RNG seed")
-    p.add_argument("--equil-ps", type=float, default=1.0,
-                   help="equilibration at the start of the run (frames marked equil=True)")
-    p.add_argument("--total-ps", type=float, default=13.0,
-                   help="stop when the run (equilibration included) reaches this length")
+    p.add_argument(
+        "--equil-ps",
+        type=float,
+        default=1.0,
+        help="equilibration at the start of the run (frames marked equil=True)",
+    )
+    p.add_argument(
+        "--total-ps",
+        type=float,
+        default=13.0,
+        help="stop when the run (equilibration included) reaches this length",
+    )
     p.add_argument("--chunk-steps", type=int, default=400, help="MD steps per chunk file")
-    p.add_argument("--vel-stride", type=int, default=4,
-                   help="steps between saved velocities/energies (4 x 0.5 fs = 2 fs)")
-    p.add_argument("--pos-stride", type=int, default=20,
-                   help="steps between saved positions (20 x 0.5 fs = 10 fs)")
-    p.add_argument("--check-drift", type=int, default=0, metavar="STEPS",
-                   help="instead of the run: STEPS of NVE from the starting frame, report the "
-                        "energy drift and append it to OUTDIR/drift_check.json")
+    p.add_argument(
+        "--vel-stride",
+        type=int,
+        default=4,
+        help="steps between saved velocities/energies (4 x 0.5 fs = 2 fs)",
+    )
+    p.add_argument(
+        "--pos-stride", type=int, default=20, help="steps between saved positions (20 x 0.5 fs = 10 fs)"
+    )
+    p.add_argument(
+        "--check-drift",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="instead of the run: STEPS of NVE from the starting frame, report the "
+        "energy drift and append it to OUTDIR/drift_check.json",
+    )
     p.add_argument("--summary", action="store_true", help="print statistics of the stored run")
     a = p.parse_args(argv)
     if a.chunk_steps % a.vel_stride or a.chunk_steps % a.pos_stride:
@@ -146,8 +192,12 @@ def versions() -> dict:
 
     import ase
 
-    return {"tblite": version("tblite"), "ase": ase.__version__,
-            "numpy": np.__version__, "python": sys.version.split()[0]}
+    return {
+        "tblite": version("tblite"),
+        "ase": ase.__version__,
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+    }
 
 
 def starting_atoms(args):
@@ -206,9 +256,16 @@ def check_drift(args) -> int:
     dyn = VelocityVerlet(atoms, args.timestep * units.fs)
     t0 = time.perf_counter()
     e = [atoms.get_potential_energy() + atoms.get_kinetic_energy()]
-    LOG.info("NVE check from dataset frame %d: %d steps of %.2f fs, %s accuracy %g, etemp %g K; "
-             "first call %.2f s", idx, args.check_drift, args.timestep, args.method, args.accuracy,
-             args.electronic_temperature, time.perf_counter() - t0)
+    LOG.info(
+        "NVE check from dataset frame %d: %d steps of %.2f fs, %s accuracy %g, etemp %g K; first call %.2f s",
+        idx,
+        args.check_drift,
+        args.timestep,
+        args.method,
+        args.accuracy,
+        args.electronic_temperature,
+        time.perf_counter() - t0,
+    )
     temps = []
     t1 = time.perf_counter()
     for i in range(1, args.check_drift + 1):
@@ -217,20 +274,30 @@ def check_drift(args) -> int:
         e.append(atoms.get_potential_energy() + ekin)
         temps.append(temperature_of(ekin, atoms.get_number_of_degrees_of_freedom()))
         if i % 50 == 0:
-            LOG.info("NVE step %d  Etot %.5f eV  dE %.3f meV/atom  T %.1f K  %.2f s/step", i,
-                     e[-1], (e[-1] - e[0]) * 1000 / n, temps[-1], (time.perf_counter() - t1) / i)
+            LOG.info(
+                "NVE step %d  Etot %.5f eV  dE %.3f meV/atom  T %.1f K  %.2f s/step",
+                i,
+                e[-1],
+                (e[-1] - e[0]) * 1000 / n,
+                temps[-1],
+                (time.perf_counter() - t1) / i,
+            )
     e = np.array(e)
     t = np.arange(len(e)) * args.timestep
     res = {
-        "start_frame_in_file": idx, "steps": args.check_drift, "timestep_fs": args.timestep,
-        "method": args.method, "accuracy": args.accuracy,
+        "start_frame_in_file": idx,
+        "steps": args.check_drift,
+        "timestep_fs": args.timestep,
+        "method": args.method,
+        "accuracy": args.accuracy,
         "electronic_temperature_K": args.electronic_temperature,
         "drift_meV_per_atom_per_ps": linear_drift(t, e, n),
         "etot_std_meV_per_atom": float(e.std() * 1000 / n),
         "etot_max_dev_meV_per_atom": float(np.abs(e - e[0]).max() * 1000 / n),
         "T_mean_K": float(np.mean(temps)),
         "s_per_step": (time.perf_counter() - t1) / args.check_drift,
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), **versions(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        **versions(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     LOG.info("NVE result: %s", json.dumps(res))
@@ -268,40 +335,48 @@ def run(args) -> int:
 
     if state_path.exists():
         st = load_state(state_path)
-        diff = {k: (st["settings"].get(k), settings[k]) for k in FIXED
-                if st["settings"].get(k) != settings[k]}
+        diff = {
+            k: (st["settings"].get(k), settings[k]) for k in FIXED if st["settings"].get(k) != settings[k]
+        }
         if diff:
-            raise SystemExit("refusing to continue: settings differ from the stored run "
-                             f"(stored, now): {diff}. Use the stored ones or another --outdir.")
+            raise SystemExit(
+                "refusing to continue: settings differ from the stored run "
+                f"(stored, now): {diff}. Use the stored ones or another --outdir."
+            )
         if st["versions"] != versions():
             LOG.warning("software versions differ: stored %s, now %s", st["versions"], versions())
-        atoms = Atoms(numbers=st["numbers"], positions=st["positions"], cell=st["cell"],
-                      pbc=True, momenta=st["momenta"])
+        atoms = Atoms(
+            numbers=st["numbers"], positions=st["positions"], cell=st["cell"], pbc=True, momenta=st["momenta"]
+        )
         provenance = st["provenance"]
         rng.bit_generator.state = st["rng_state"]
         step, n_chunks, econs0 = st["step"], st["n_chunks"], st["econs0"]
         missing = [i for i in range(n_chunks) if not (out / f"chunk_{i:05d}.npz").exists()]
         if missing:
-            raise SystemExit(f"state.npz counts {n_chunks} chunks but chunk files {missing} are "
-                             "missing: the state and the chunks were copied at different times")
+            raise SystemExit(
+                f"state.npz counts {n_chunks} chunks but chunk files {missing} are "
+                "missing: the state and the chunks were copied at different times"
+            )
         transferred, wall_total = st["transferred_energy"], st["wall_s"]
-        LOG.info("resuming at step %d (t = %.1f fs) after %d chunks", step, step * args.timestep,
-                 n_chunks)
+        LOG.info("resuming at step %d (t = %.1f fs) after %d chunks", step, step * args.timestep, n_chunks)
     else:
         if list(out.glob("chunk_*.npz")):
             raise SystemExit(f"{out} has chunk files but no state.npz: refusing to overwrite them")
         atoms, start_index, n_md = starting_atoms(args)
         provenance = dataset_provenance(args.dataset)
-        provenance.update(start_index_in_file=start_index, start_md_frame=args.start_frame % n_md,
-                          n_md_frames=n_md)
+        provenance.update(
+            start_index_in_file=start_index, start_md_frame=args.start_frame % n_md, n_md_frames=n_md
+        )
         step, n_chunks, transferred, wall_total = 0, 0, 0.0, 0.0
-        LOG.info("new run from dataset frame %d (md frame %d of %d)", start_index,
-                 args.start_frame % n_md, n_md)
+        LOG.info(
+            "new run from dataset frame %d (md frame %d of %d)", start_index, args.start_frame % n_md, n_md
+        )
     setup_atoms(atoms, args)
     n = len(atoms)
     ndof = atoms.get_number_of_degrees_of_freedom()
-    dyn = Bussi(atoms, args.timestep * units.fs, temperature_K=args.temperature,
-                taut=args.taut * units.fs, rng=rng)
+    dyn = Bussi(
+        atoms, args.timestep * units.fs, temperature_K=args.temperature, taut=args.taut * units.fs, rng=rng
+    )
     dyn.transferred_energy = transferred
     if step == 0:
         econs0 = atoms.get_potential_energy() + atoms.get_kinetic_energy()
@@ -310,9 +385,18 @@ def run(args) -> int:
     total_steps = round(args.total_ps * 1000 / args.timestep)
     masses = atoms.get_masses()
     LOG.info("start %s", json.dumps(provenance))
-    LOG.info("OMP_NUM_THREADS=%s settings %s; %d atoms, ndof %d; equilibration %d steps, "
-             "target %d steps (%.1f ps); versions %s", os.environ.get("OMP_NUM_THREADS"),
-             json.dumps(settings), n, ndof, equil_steps, total_steps, args.total_ps, versions())
+    LOG.info(
+        "OMP_NUM_THREADS=%s settings %s; %d atoms, ndof %d; equilibration %d steps, "
+        "target %d steps (%.1f ps); versions %s",
+        os.environ.get("OMP_NUM_THREADS"),
+        json.dumps(settings),
+        n,
+        ndof,
+        equil_steps,
+        total_steps,
+        args.total_ps,
+        versions(),
+    )
 
     t_proc, steps_proc = time.perf_counter(), 0
     while step < total_steps:
@@ -344,35 +428,66 @@ def run(args) -> int:
         temps = temperature_of(ekin, ndof)
         atomic_write_npz(
             out / f"chunk_{n_chunks:05d}.npz",
-            step=vstep, time_fs=vstep * args.timestep,
+            step=vstep,
+            time_fs=vstep * args.timestep,
             velocities=np.array(rec["vel"], dtype=np.float16),
-            epot_eV=np.array(rec["epot"]), ekin_eV=ekin, econs_eV=np.array(rec["econs"]),
-            temperature_K=temps, stress_eV_A3=np.array(rec["stress"], dtype=np.float32),
+            epot_eV=np.array(rec["epot"]),
+            ekin_eV=ekin,
+            econs_eV=np.array(rec["econs"]),
+            temperature_K=temps,
+            stress_eV_A3=np.array(rec["stress"], dtype=np.float32),
             equil=vstep <= equil_steps,
-            pos_step=pstep, pos_time_fs=pstep * args.timestep, pos_equil=pstep <= equil_steps,
+            pos_step=pstep,
+            pos_time_fs=pstep * args.timestep,
+            pos_equil=pstep <= equil_steps,
             positions=np.array(prec["pos"], dtype=np.float32),
-            numbers=atoms.numbers, masses=masses, cell=np.array(atoms.cell),
-            settings=json.dumps(settings), provenance=json.dumps(provenance))
+            numbers=atoms.numbers,
+            masses=masses,
+            cell=np.array(atoms.cell),
+            settings=json.dumps(settings),
+            provenance=json.dumps(provenance),
+        )
         n_chunks += 1
         atomic_write_npz(
-            state_path, positions=atoms.get_positions(), momenta=atoms.get_momenta(),
-            cell=np.array(atoms.cell), numbers=atoms.numbers, step=step,
-            time_fs=step * args.timestep, n_chunks=n_chunks,
-            transferred_energy=dyn.transferred_energy, econs0=econs0, wall_s=wall_total,
+            state_path,
+            positions=atoms.get_positions(),
+            momenta=atoms.get_momenta(),
+            cell=np.array(atoms.cell),
+            numbers=atoms.numbers,
+            step=step,
+            time_fs=step * args.timestep,
+            n_chunks=n_chunks,
+            transferred_energy=dyn.transferred_energy,
+            econs0=econs0,
+            wall_s=wall_total,
             rng_state=json.dumps(rng.bit_generator.state),
-            settings=json.dumps(settings), versions=json.dumps(versions()),
-            provenance=json.dumps(provenance))
+            settings=json.dumps(settings),
+            versions=json.dumps(versions()),
+            provenance=json.dumps(provenance),
+        )
 
         rate = steps_proc / (time.perf_counter() - t_proc)
         eta_h = (total_steps - step) / rate / 3600
         t_ps = step * args.timestep / 1000
-        LOG.info("chunk %d  step %d  t %.2f ps (%s)  T %.1f K (chunk mean %.1f)  Epot %.5f eV/atom  "
-                 "econs-econs0 %+.3f meV/atom (%+.3f meV/atom/ps)  %.2f s/step  %.3f steps/s  "
-                 "%.2f ps/day  ETA %.1f h to %.1f ps",
-                 n_chunks - 1, step, t_ps, "equil" if step <= equil_steps else "prod", temps[-1],
-                 temps.mean(), rec["epot"][-1] / n, (rec["econs"][-1] - econs0) * 1000 / n,
-                 (rec["econs"][-1] - econs0) * 1000 / n / t_ps, dt_chunk / args.chunk_steps,
-                 rate, rate * args.timestep * 86400 / 1000, eta_h, args.total_ps)
+        LOG.info(
+            "chunk %d  step %d  t %.2f ps (%s)  T %.1f K (chunk mean %.1f)  Epot %.5f eV/atom  "
+            "econs-econs0 %+.3f meV/atom (%+.3f meV/atom/ps)  %.2f s/step  %.3f steps/s  "
+            "%.2f ps/day  ETA %.1f h to %.1f ps",
+            n_chunks - 1,
+            step,
+            t_ps,
+            "equil" if step <= equil_steps else "prod",
+            temps[-1],
+            temps.mean(),
+            rec["epot"][-1] / n,
+            (rec["econs"][-1] - econs0) * 1000 / n,
+            (rec["econs"][-1] - econs0) * 1000 / n / t_ps,
+            dt_chunk / args.chunk_steps,
+            rate,
+            rate * args.timestep * 86400 / 1000,
+            eta_h,
+            args.total_ps,
+        )
     LOG.info("done: %d steps (%.2f ps) in %d chunks", step, step * args.timestep / 1000, n_chunks)
     return 0
 
@@ -404,8 +519,9 @@ def position_frames(data: dict, production_only: bool = True, wrap: bool = True)
     for i in range(len(data["pos_step"])):
         if production_only and data["pos_equil"][i]:
             continue
-        a = Atoms(numbers=data["numbers"], positions=data["positions"][i].astype(float),
-                  cell=data["cell"], pbc=True)
+        a = Atoms(
+            numbers=data["numbers"], positions=data["positions"][i].astype(float), cell=data["cell"], pbc=True
+        )
         if wrap:
             a.wrap()
         a.info.update(time_fs=float(data["pos_time_fs"][i]), equil=bool(data["pos_equil"][i]))
@@ -423,17 +539,23 @@ def summary(args) -> int:
     st = load_state(args.outdir / "state.npz")
     print(f"settings            {json.dumps(d['settings'])}")
     print(f"start               {json.dumps(d['provenance'])}")
-    print(f"stored              {t[-1] / 1000:.3f} ps ({st['n_chunks']} chunks), "
-          f"production {prod.sum() * d['settings']['vel_stride'] * d['settings']['timestep'] / 1000:.3f} ps, "
-          f"{len(d['pos_step'])} position frames, {len(t)} velocity frames, {size:.2f} MB")
+    print(
+        f"stored              {t[-1] / 1000:.3f} ps ({st['n_chunks']} chunks), "
+        f"production {prod.sum() * d['settings']['vel_stride'] * d['settings']['timestep'] / 1000:.3f} ps, "
+        f"{len(d['pos_step'])} position frames, {len(t)} velocity frames, {size:.2f} MB"
+    )
     print(f"wall time           {st['wall_s'] / 3600:.2f} h, {st['wall_s'] / st['step']:.2f} s/step")
     for label, m in (("all", np.ones_like(prod)), ("production", prod)):
         if m.sum() < 2:
             continue
-        print(f"{label:11s} T       mean {d['temperature_K'][m].mean():.1f} K, "
-              f"std {d['temperature_K'][m].std():.1f} K")
-        print(f"{label:11s} Epot    mean {d['epot_eV'][m].mean() / n:.5f} eV/atom, "
-              f"std {d['epot_eV'][m].std() / n * 1000:.2f} meV/atom")
+        print(
+            f"{label:11s} T       mean {d['temperature_K'][m].mean():.1f} K, "
+            f"std {d['temperature_K'][m].std():.1f} K"
+        )
+        print(
+            f"{label:11s} Epot    mean {d['epot_eV'][m].mean() / n:.5f} eV/atom, "
+            f"std {d['epot_eV'][m].std() / n * 1000:.2f} meV/atom"
+        )
         print(f"{label:11s} P       mean {-d['stress_eV_A3'][m, :3].mean() / units.bar:.0f} bar")
         print(f"{label:11s} econs   drift {linear_drift(t[m], d['econs_eV'][m], n):+.4f} meV/atom/ps")
     return 0

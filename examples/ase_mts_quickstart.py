@@ -28,4 +28,6 @@ dyn = LangevinRESPA(
     trajectory="quickstart.traj",
 )
 dyn.run(20)
-print(f"ran {dyn.nsteps} outer steps ({dyn.get_time() / units.fs:.0f} fs); T = {atoms.get_temperature():.0f} K")
+print(
+    f"ran {dyn.nsteps} outer steps ({dyn.get_time() / units.fs:.0f} fs); T = {atoms.get_temperature():.0f} K"
+)

@@ -27,8 +27,10 @@ def trained_multiscale(tmp_path_factory, emt_dataset):
     proc = run_command(
         [
             _bin("nequip-train"),
-            "-cp", CONFIG_PATH,  # the shipped configs, as users name them
-            "-cn", "tutorial",
+            "-cp",
+            CONFIG_PATH,  # the shipped configs, as users name them
+            "-cn",
+            "tutorial",
             f"data_file={emt_dataset}",
             f"model_type_names=[{','.join(EMT_TYPE_NAMES)}]",
             f"r_max_fast={R_FAST}",

@@ -8,8 +8,9 @@ from nequip_mts.resources import bundled_model, water_data
 DATA = water_data()
 BASELINE, MULTISCALE = bundled_model("baseline"), bundled_model("multiscale")
 
-pytestmark = pytest.mark.skipif(not (BASELINE.exists() and MULTISCALE.exists() and DATA.exists()),
-                                reason="bundled models or data missing")
+pytestmark = pytest.mark.skipif(
+    not (BASELINE.exists() and MULTISCALE.exists() and DATA.exists()), reason="bundled models or data missing"
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def test_closing_a_molecule_costs_energy(calculators, frames, model):
         pos = a.get_positions()
         v1 = a.get_distance(o, h1, mic=True, vector=True)
         v2 = a.get_distance(o, h2, mic=True, vector=True)
-        bis = (v1 / np.linalg.norm(v1) + v2 / np.linalg.norm(v2))
+        bis = v1 / np.linalg.norm(v1) + v2 / np.linalg.norm(v2)
         bis /= np.linalg.norm(bis)
         across = v1 - v1.dot(bis) * bis
         across /= np.linalg.norm(across)

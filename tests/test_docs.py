@@ -18,7 +18,12 @@ from nequip_mts.cli.main import SUBCOMMAND_MODULES, build_parser
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = sorted(
-    [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("examples/**/README.md"), ROOT / "benchmarks/README.md"]
+    [
+        ROOT / "README.md",
+        *ROOT.glob("docs/*.md"),
+        *ROOT.glob("examples/**/README.md"),
+        ROOT / "benchmarks/README.md",
+    ]
 )
 ENV_PREFIX = re.compile(r"^(\w+=\S*\s+)+")
 

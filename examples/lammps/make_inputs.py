@@ -61,8 +61,14 @@ def main(argv=None):
     data = write_data_file(atoms, out / "water.data", meta["type_names"])
     for settings in VARIANTS:
         name = f"in.{integrator_name(settings)}_{settings.ensemble}"
-        text = lammps_input(meta, data, settings, plugin=args.plugin, relative_to=out,
-                            periodic=tuple(bool(x) for x in atoms.pbc))
+        text = lammps_input(
+            meta,
+            data,
+            settings,
+            plugin=args.plugin,
+            relative_to=out,
+            periodic=tuple(bool(x) for x in atoms.pbc),
+        )
         (out / name).write_text(text)
         print(out / name)
     print(data)

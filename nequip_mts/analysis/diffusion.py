@@ -93,21 +93,22 @@ def msd(unwrapped: np.ndarray, per_particle: bool = False) -> np.ndarray:
     nfft = 1 << int(np.ceil(np.log2(2 * nf)))
     s2 = np.empty(x.shape[:2])
     for s in range(0, x.shape[1], 128):  # atom chunks bound the complex FFT buffer
-        f = np.fft.rfft(x[:, s:s + 128], n=nfft, axis=0)
-        s2[:, s:s + 128] = np.fft.irfft((f.real**2 + f.imag**2).sum(axis=2), n=nfft, axis=0)[:nf]
+        f = np.fft.rfft(x[:, s : s + 128], n=nfft, axis=0)
+        s2[:, s : s + 128] = np.fft.irfft((f.real**2 + f.imag**2).sum(axis=2), n=nfft, axis=0)[:nf]
     s2 /= (nf - lags)[:, None]
     d = (x**2).sum(axis=2)  # (frames, atoms)
     # S1(m) = sum_{t=0}^{F-m-1} [d(t) + d(t+m)] / (F-m), via running sums from both ends.
     csum = np.concatenate([np.zeros((1, d.shape[1])), np.cumsum(d, axis=0)])
-    head = csum[nf - lags]            # sum of d[0 : F-m]
-    tail = csum[nf] - csum[lags]      # sum of d[m : F]
+    head = csum[nf - lags]  # sum of d[0 : F-m]
+    tail = csum[nf] - csum[lags]  # sum of d[m : F]
     s1 = (head + tail) / (nf - lags)[:, None]
     out = s1 - 2.0 * s2
     return out if per_particle else out.mean(axis=1)
 
 
-def fit_diffusion(t_ps: np.ndarray, msd_a2: np.ndarray, window_ps: tuple[float, float],
-                  dim: int = 3) -> float:
+def fit_diffusion(
+    t_ps: np.ndarray, msd_a2: np.ndarray, window_ps: tuple[float, float], dim: int = 3
+) -> float:
     """D in Å^2/ps from a least-squares line MSD = 2 dim D t + c on ``window_ps``."""
     m = (t_ps >= window_ps[0]) & (t_ps <= window_ps[1])
     if m.sum() < 3:
@@ -136,9 +137,13 @@ class DiffusionResult:
         return self.D_err * A2PS_TO_1E5CM2S
 
 
-def self_diffusion(unwrapped: np.ndarray, dt_fs: float,
-                   window_ps: tuple[float, float] | None = None, n_blocks: int = 5,
-                   dim: int = 3) -> DiffusionResult:
+def self_diffusion(
+    unwrapped: np.ndarray,
+    dt_fs: float,
+    window_ps: tuple[float, float] | None = None,
+    n_blocks: int = 5,
+    dim: int = 3,
+) -> DiffusionResult:
     """D from the MSD slope, with a block-averaging error bar.
 
     The full trajectory gives the MSD and D.  The error is the standard error
@@ -173,14 +178,19 @@ def self_diffusion(unwrapped: np.ndarray, dt_fs: float,
     t_ps = np.arange(nf) * dt_fs / 1000.0
     full = msd(x)
     d_full = fit_diffusion(t_ps, full, window_ps, dim)
-    block_d = np.array([fit_diffusion(t_ps[:blen], msd(x[k * blen:(k + 1) * blen]), window_ps, dim)
-                        for k in range(n_blocks)])
+    block_d = np.array(
+        [
+            fit_diffusion(t_ps[:blen], msd(x[k * blen : (k + 1) * blen]), window_ps, dim)
+            for k in range(n_blocks)
+        ]
+    )
     err = float(block_d.std(ddof=1) / np.sqrt(n_blocks))
     return DiffusionResult(d_full, err, t_ps, full, tuple(window_ps), block_d)
 
 
-def self_diffusion_from_frames(frames, dt_fs: float | None = None, symbols="O",
-                               remove_com: bool = True, **kwargs) -> DiffusionResult:
+def self_diffusion_from_frames(
+    frames, dt_fs: float | None = None, symbols="O", remove_com: bool = True, **kwargs
+) -> DiffusionResult:
     """:func:`self_diffusion` of a trajectory (path or list of ``ase.Atoms``).
 
     Unwraps positions, optionally removes the whole-system centre-of-mass drift

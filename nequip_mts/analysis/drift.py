@@ -80,8 +80,9 @@ def statistical_inefficiency(x: np.ndarray) -> float:
     return float(max(g, 1.0))
 
 
-def energy_drift(times_fs: np.ndarray, energies_ev: np.ndarray, n_atoms: int,
-                 correlated: bool = True) -> DriftResult:
+def energy_drift(
+    times_fs: np.ndarray, energies_ev: np.ndarray, n_atoms: int, correlated: bool = True
+) -> DriftResult:
     """Drift of the conserved energy in meV/atom/ps.
 
     Parameters
@@ -119,8 +120,7 @@ def energy_drift(times_fs: np.ndarray, energies_ev: np.ndarray, n_atoms: int,
 
 
 #: column names of the two log formats
-MTS_LOG_COLUMNS = ("Time[fs]", "Etot[eV]", "Epot[eV]", "Ekin[eV]", "T[K]", "Econs[eV]",
-                   "Drift[meV/at]")
+MTS_LOG_COLUMNS = ("Time[fs]", "Etot[eV]", "Epot[eV]", "Ekin[eV]", "T[K]", "Econs[eV]", "Drift[meV/at]")
 
 
 @dataclass
@@ -186,11 +186,13 @@ def read_md_log(path: str | PathLike) -> MDLog:
                 header = names
                 continue
             if header is None:
-                raise ValueError(f"{path}: data before any header line; not an MTSLogger or "
-                                 "ASE MDLogger log (use drift_from_log with time_col/energy_col)")
-            if len(tokens) < len(header) or not all(_is_number(t) for t in tokens[:len(header)]):
+                raise ValueError(
+                    f"{path}: data before any header line; not an MTSLogger or "
+                    "ASE MDLogger log (use drift_from_log with time_col/energy_col)"
+                )
+            if len(tokens) < len(header) or not all(_is_number(t) for t in tokens[: len(header)]):
                 continue  # a line cut short by a crash
-            rows.append([float(t) for t in tokens[:len(header)]])
+            rows.append([float(t) for t in tokens[: len(header)]])
     if header is None:
         raise ValueError(f"{path}: no header line; not an MTSLogger or ASE MDLogger log")
     data = np.array(rows, dtype=float).reshape(-1, len(header))
@@ -202,8 +204,10 @@ def read_md_log(path: str | PathLike) -> MDLog:
         per_atom = "Etot/N[eV]" in header
         energy_name = "Etot/N[eV]" if per_atom else "Etot[eV]"
     else:
-        raise ValueError(f"{path}: header {' '.join(header)!r} is neither MTSLogger's "
-                         f"({' '.join(MTS_LOG_COLUMNS)}) nor ASE MDLogger's (Time[ps] Etot[eV] ...)")
+        raise ValueError(
+            f"{path}: header {' '.join(header)!r} is neither MTSLogger's "
+            f"({' '.join(MTS_LOG_COLUMNS)}) nor ASE MDLogger's (Time[ps] Etot[eV] ...)"
+        )
     t = data[:, header.index(time_name)] * scale
     # a restart that repeats lines: later lines win from their first time on
     keep = np.ones(len(t), dtype=bool)
@@ -214,13 +218,18 @@ def read_md_log(path: str | PathLike) -> MDLog:
     if len(t) < 3:
         raise ValueError(f"{path}: {len(t)} data lines; the drift fit needs at least 3")
     columns = {name: data[:, c] for c, name in enumerate(header)}
-    return MDLog(kind=kind, columns=columns, time_fs=t, conserved=columns[energy_name],
-                 per_atom=per_atom)
+    return MDLog(kind=kind, columns=columns, time_fs=t, conserved=columns[energy_name], per_atom=per_atom)
 
 
-def drift_from_log(path, n_atoms: int | None = None, time_col: int | None = None,
-                   energy_col: int | None = None, time_to_fs: float | None = None,
-                   skiprows: int | None = None, **kwargs) -> DriftResult:
+def drift_from_log(
+    path,
+    n_atoms: int | None = None,
+    time_col: int | None = None,
+    energy_col: int | None = None,
+    time_to_fs: float | None = None,
+    skiprows: int | None = None,
+    **kwargs,
+) -> DriftResult:
     """:func:`energy_drift` from an MD log file, in meV/atom/ps.
 
     With none of ``time_col``, ``energy_col``, ``time_to_fs`` or ``skiprows``
@@ -251,8 +260,9 @@ def drift_from_log(path, n_atoms: int | None = None, time_col: int | None = None
     return drift_from_md_log(log, n_atoms, source=str(path), **kwargs)
 
 
-def drift_from_md_log(log: MDLog, n_atoms: int | None = None, source: str = "the log",
-                      **kwargs) -> DriftResult:
+def drift_from_md_log(
+    log: MDLog, n_atoms: int | None = None, source: str = "the log", **kwargs
+) -> DriftResult:
     """:func:`energy_drift` of an :class:`MDLog` (see :func:`drift_from_log`)."""
     if log.kind == "mts":
         # conserved energy per atom in meV -> eV per atom, one "atom"
@@ -260,6 +270,8 @@ def drift_from_md_log(log: MDLog, n_atoms: int | None = None, source: str = "the
     if log.per_atom:
         return energy_drift(log.time_fs, log.conserved, 1, **kwargs)
     if n_atoms is None:
-        raise ValueError(f"{source} is an ASE MDLogger log of total energies; give the number "
-                         "of atoms (n_atoms, or --n-atoms on the command line)")
+        raise ValueError(
+            f"{source} is an ASE MDLogger log of total energies; give the number "
+            "of atoms (n_atoms, or --n-atoms on the command line)"
+        )
     return energy_drift(log.time_fs, log.conserved, int(n_atoms), **kwargs)

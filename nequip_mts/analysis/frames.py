@@ -79,8 +79,9 @@ def stack_velocities(frames: Sequence[Atoms]) -> np.ndarray:
     return np.stack([f.get_velocities() for f in frames]) * units.fs
 
 
-def select_indices(atoms: Atoms, symbols: str | Iterable[str] | None = None,
-                   indices: Iterable[int] | None = None) -> np.ndarray:
+def select_indices(
+    atoms: Atoms, symbols: str | Iterable[str] | None = None, indices: Iterable[int] | None = None
+) -> np.ndarray:
     """Atom indices chosen by chemical symbol(s) or explicit indices (default: all)."""
     if indices is not None and symbols is not None:
         raise ValueError("give either symbols or indices, not both")
@@ -89,8 +90,7 @@ def select_indices(atoms: Atoms, symbols: str | Iterable[str] | None = None,
     if symbols is None:
         return np.arange(len(atoms))
     wanted = {symbols} if isinstance(symbols, str) else set(symbols)
-    return np.array([i for i, s in enumerate(atoms.get_chemical_symbols()) if s in wanted],
-                    dtype=int)
+    return np.array([i for i, s in enumerate(atoms.get_chemical_symbols()) if s in wanted], dtype=int)
 
 
 def frame_times_fs(frames: Sequence[Atoms], dt_fs: float | None = None) -> np.ndarray:
@@ -121,25 +121,30 @@ def frame_times_fs(frames: Sequence[Atoms], dt_fs: float | None = None) -> np.nd
         if dt_fs is None:
             raise ValueError(
                 f"the frames carry no atoms.info['{TIME_KEY}'] (not written by nequip-mts md); "
-                "give the time between frames explicitly (dt_fs, or --dt-fs on the command line)")
+                "give the time between frames explicitly (dt_fs, or --dt-fs on the command line)"
+            )
         if not (np.isfinite(dt_fs) and dt_fs > 0):
             raise ValueError(f"dt_fs must be a positive number of fs, got {dt_fs!r}")
         return np.arange(len(frames)) * float(dt_fs)
     if not all(has):
         k = has.index(False)
-        raise ValueError(f"frame {k} has no atoms.info['{TIME_KEY}'] while others do; "
-                         "analyse one run's frames at a time")
+        raise ValueError(
+            f"frame {k} has no atoms.info['{TIME_KEY}'] while others do; analyse one run's frames at a time"
+        )
     t = np.array([float(f.info[TIME_KEY]) for f in frames])
     if dt_fs is not None and len(t) > 1:
         spacing = float(np.median(np.diff(t)))
         if not np.isclose(spacing, dt_fs, rtol=1e-6, atol=1e-6):
-            raise ValueError(f"dt_fs = {dt_fs} fs contradicts the frames' own times "
-                             f"({TIME_KEY}, {spacing:g} fs apart); leave dt_fs out")
+            raise ValueError(
+                f"dt_fs = {dt_fs} fs contradicts the frames' own times "
+                f"({TIME_KEY}, {spacing:g} fs apart); leave dt_fs out"
+            )
     return t
 
 
-def regular_frames(frames: Sequence[Atoms], dt_fs: float | None = None,
-                   rtol: float = 1e-6) -> tuple[list[Atoms], float, int]:
+def regular_frames(
+    frames: Sequence[Atoms], dt_fs: float | None = None, rtol: float = 1e-6
+) -> tuple[list[Atoms], float, int]:
     """The frames on one regular time grid, their spacing, and how many were dropped.
 
     Time correlations (VACF, MSD) need equally spaced frames.  ``nequip-mts md``
@@ -170,8 +175,10 @@ def regular_frames(frames: Sequence[Atoms], dt_fs: float | None = None,
     steps = np.diff(t)
     if np.any(steps <= 0):
         k = int(np.flatnonzero(steps <= 0)[0]) + 1
-        raise ValueError(f"frame times do not increase at frame {k} ({t[k - 1]:g} fs -> {t[k]:g} fs); "
-                         "a restarted run written twice? give each run once, in order")
+        raise ValueError(
+            f"frame times do not increase at frame {k} ({t[k - 1]:g} fs -> {t[k]:g} fs); "
+            "a restarted run written twice? give each run once, in order"
+        )
     spacing = float(np.median(steps))
     k = (t - t[0]) / spacing
     on_grid = np.abs(k - np.round(k)) <= max(rtol, 1e-9) * np.maximum(1.0, np.abs(k))
@@ -179,13 +186,16 @@ def regular_frames(frames: Sequence[Atoms], dt_fs: float | None = None,
     slots = np.round(k[kept]).astype(int)
     if np.any(np.diff(slots) != 1):
         gap = int(kept[np.flatnonzero(np.diff(slots) != 1)[0] + 1])
-        raise ValueError(f"frames are not evenly spaced: a gap before frame {gap} (t = {t[gap]:g} fs, "
-                         f"spacing {spacing:g} fs); analyse the contiguous part only")
+        raise ValueError(
+            f"frames are not evenly spaced: a gap before frame {gap} (t = {t[gap]:g} fs, "
+            f"spacing {spacing:g} fs); analyse the contiguous part only"
+        )
     return [frames[i] for i in kept], spacing, len(frames) - len(kept)
 
 
-def discard_equilibration(frames: Sequence[Atoms], equilibration_ps: float,
-                          dt_fs: float | None = None) -> list[Atoms]:
+def discard_equilibration(
+    frames: Sequence[Atoms], equilibration_ps: float, dt_fs: float | None = None
+) -> list[Atoms]:
     """Drop the frames of the first ``equilibration_ps`` ps after the first frame.
 
     A frame at ``t`` is kept if ``t - t_first >= equilibration_ps``.  Times come
@@ -199,6 +209,8 @@ def discard_equilibration(frames: Sequence[Atoms], equilibration_ps: float,
     t = frame_times_fs(frames, dt_fs)
     keep = (t - t[0]) >= 1000.0 * equilibration_ps - 1e-9
     if not keep.any():
-        raise ValueError(f"discarding {equilibration_ps} ps of equilibration leaves no frames "
-                         f"(the run spans {(t[-1] - t[0]) / 1000:.4g} ps); shorten the equilibration")
+        raise ValueError(
+            f"discarding {equilibration_ps} ps of equilibration leaves no frames "
+            f"(the run spans {(t[-1] - t[0]) / 1000:.4g} ps); shorten the equilibration"
+        )
     return [f for f, k in zip(frames, keep) if k]

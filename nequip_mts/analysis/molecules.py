@@ -135,8 +135,10 @@ def find_molecules(atoms: Atoms, bond_scale: float = BOND_SCALE) -> Molecules:
     counts = np.zeros((n_mol, len(elements)), dtype=int)
     np.add.at(counts, (labels, z_index.ravel()), 1)
     rows, inverse = np.unique(counts, axis=0, return_inverse=True)
-    names = [Formula.from_dict({chemical_symbols[z]: int(c) for z, c in zip(elements, row) if c})
-             .format("hill") for row in rows]
+    names = [
+        Formula.from_dict({chemical_symbols[z]: int(c) for z, c in zip(elements, row) if c}).format("hill")
+        for row in rows
+    ]
     formulas = [names[k] for k in np.asarray(inverse).ravel()]
     return Molecules(labels=labels, offsets=offsets, formulas=formulas, periodic=periodic)
 
@@ -149,8 +151,9 @@ def parse_selector(selector: str) -> tuple[str, str | None]:
     text = str(selector).strip()
     element, _, formula = text.partition("@")
     if element != "*" and element not in atomic_numbers:
-        raise ValueError(f"group {selector!r}: {element!r} is not an element symbol; "
-                         "write e.g. O, O@H2O or *@H2O")
+        raise ValueError(
+            f"group {selector!r}: {element!r} is not an element symbol; write e.g. O, O@H2O or *@H2O"
+        )
     if element == "*" and not formula:
         raise ValueError(f"group {selector!r}: '*' needs a molecule, e.g. *@H2O")
     return element, (hill_formula(formula) if formula else None)
@@ -161,8 +164,9 @@ def needs_molecules(selectors: Iterable[str]) -> bool:
     return any(parse_selector(s)[1] is not None for s in selectors)
 
 
-def group_mask(atoms: Atoms, selector: str, molecules: Molecules | None = None,
-               bond_scale: float = BOND_SCALE) -> np.ndarray:
+def group_mask(
+    atoms: Atoms, selector: str, molecules: Molecules | None = None, bond_scale: float = BOND_SCALE
+) -> np.ndarray:
     """Boolean mask of the atoms that ``selector`` picks in ``atoms``.
 
     ``molecules`` (from :func:`find_molecules`) is needed, and computed with
@@ -176,11 +180,20 @@ def group_mask(atoms: Atoms, selector: str, molecules: Molecules | None = None,
     return mask
 
 
-def group_indices(atoms: Atoms, selector: str, molecules: Molecules | None = None,
-                  bond_scale: float = BOND_SCALE) -> np.ndarray:
+def group_indices(
+    atoms: Atoms, selector: str, molecules: Molecules | None = None, bond_scale: float = BOND_SCALE
+) -> np.ndarray:
     """Indices of the atoms that ``selector`` picks (see :func:`group_mask`)."""
     return np.flatnonzero(group_mask(atoms, selector, molecules, bond_scale))
 
 
-__all__ = ["BOND_SCALE", "Molecules", "find_molecules", "group_indices", "group_mask", "hill_formula",
-           "needs_molecules", "parse_selector"]
+__all__ = [
+    "BOND_SCALE",
+    "Molecules",
+    "find_molecules",
+    "group_indices",
+    "group_mask",
+    "hill_formula",
+    "needs_molecules",
+    "parse_selector",
+]

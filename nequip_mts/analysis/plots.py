@@ -30,8 +30,11 @@ def _save(fig, path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def plot_rdfs(curves: Mapping[str, tuple[np.ndarray, Mapping[str, np.ndarray]]],
-              path: str | PathLike, pairs: Sequence[str] | None = None) -> None:
+def plot_rdfs(
+    curves: Mapping[str, tuple[np.ndarray, Mapping[str, np.ndarray]]],
+    path: str | PathLike,
+    pairs: Sequence[str] | None = None,
+) -> None:
     """One panel per pair (g_OO, g_OH, g_HH, ...), all runs overlaid.
 
     Parameters
@@ -58,8 +61,11 @@ def plot_rdfs(curves: Mapping[str, tuple[np.ndarray, Mapping[str, np.ndarray]]],
     _save(fig, path)
 
 
-def plot_vdos(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | PathLike,
-              xlim: tuple[float, float] = (0.0, 4500.0)) -> None:
+def plot_vdos(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    path: str | PathLike,
+    xlim: tuple[float, float] = (0.0, 4500.0),
+) -> None:
     """Overlay vibrational densities of states ``{label: (wavenumber_cm1, dos)}``."""
     fig, (ax,) = _figure(width=6.0)
     for label, (w, d) in curves.items():
@@ -71,8 +77,11 @@ def plot_vdos(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | P
     _save(fig, path)
 
 
-def plot_msd(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | PathLike,
-             fits: Mapping[str, tuple[float, tuple[float, float]]] | None = None) -> None:
+def plot_msd(
+    curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    path: str | PathLike,
+    fits: Mapping[str, tuple[float, tuple[float, float]]] | None = None,
+) -> None:
     """Overlay MSD curves ``{label: (t_ps, msd_A2)}``.
 
     ``fits`` optionally maps a label to ``(D in Å^2/ps, (t0, t1) ps)``; the line
@@ -86,17 +95,25 @@ def plot_msd(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Pa
             sel = (t >= t0) & (t <= t1)
             c = np.mean(m[sel] - 6.0 * d * t[sel])
             tt = np.array([t0, t1])
-            ax.plot(tt, 6.0 * d * tt + c, ls="--", color=line.get_color(), lw=1.0,
-                    label=f"{label}: D = {d:.3g} Å$^2$/ps")
+            ax.plot(
+                tt,
+                6.0 * d * tt + c,
+                ls="--",
+                color=line.get_color(),
+                lw=1.0,
+                label=f"{label}: D = {d:.3g} Å$^2$/ps",
+            )
     ax.set_xlabel("t (ps)")
     ax.set_ylabel("MSD (Å$^2$)")
     ax.legend(fontsize=8)
     _save(fig, path)
 
 
-def plot_drift_vs_outer_step(series: Mapping[str, tuple[Sequence[float], Sequence[float],
-                                                        Sequence[float] | None]],
-                             path: str | PathLike, reference: float | None = None) -> None:
+def plot_drift_vs_outer_step(
+    series: Mapping[str, tuple[Sequence[float], Sequence[float], Sequence[float] | None]],
+    path: str | PathLike,
+    reference: float | None = None,
+) -> None:
     """Energy drift against outer time step.
 
     Parameters
@@ -109,8 +126,14 @@ def plot_drift_vs_outer_step(series: Mapping[str, tuple[Sequence[float], Sequenc
     """
     fig, (ax,) = _figure()
     for label, (dt, drift, err) in series.items():
-        ax.errorbar(np.asarray(dt), np.asarray(drift), yerr=None if err is None else np.asarray(err),
-                    marker="o", capsize=3, label=label)
+        ax.errorbar(
+            np.asarray(dt),
+            np.asarray(drift),
+            yerr=None if err is None else np.asarray(err),
+            marker="o",
+            capsize=3,
+            label=label,
+        )
     if reference is not None:
         ax.axhline(reference, color="0.4", ls="--", lw=0.8, label="baseline")
     ax.axhline(0.0, color="0.7", lw=0.5)
@@ -120,8 +143,9 @@ def plot_drift_vs_outer_step(series: Mapping[str, tuple[Sequence[float], Sequenc
     _save(fig, path)
 
 
-def plot_energy_drift(series: Mapping[str, tuple[np.ndarray, np.ndarray, float | None]],
-                      path: str | PathLike) -> None:
+def plot_energy_drift(
+    series: Mapping[str, tuple[np.ndarray, np.ndarray, float | None]], path: str | PathLike
+) -> None:
     """Conserved energy against time, one line per log, with the fitted drift.
 
     Parameters
@@ -138,8 +162,14 @@ def plot_energy_drift(series: Mapping[str, tuple[np.ndarray, np.ndarray, float |
         (line,) = ax.plot(t, e, lw=0.8, label=label)
         if slope is not None:
             c = np.mean(e - slope * t)
-            ax.plot(t[[0, -1]], slope * t[[0, -1]] + c, ls="--", lw=1.0, color=line.get_color(),
-                    label=f"{label}: {slope:+.3g} meV/atom/ps")
+            ax.plot(
+                t[[0, -1]],
+                slope * t[[0, -1]] + c,
+                ls="--",
+                lw=1.0,
+                color=line.get_color(),
+                label=f"{label}: {slope:+.3g} meV/atom/ps",
+            )
     ax.axhline(0.0, color="0.7", lw=0.5)
     ax.set_xlabel("t (ps)")
     ax.set_ylabel("conserved energy - start (meV/atom)")

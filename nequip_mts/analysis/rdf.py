@@ -53,8 +53,9 @@ def element_pairs(atoms: Atoms) -> list[tuple[str, str]]:
     return [(a, b) for k, a in enumerate(syms) for b in syms[k:]]
 
 
-def _histogram_sums(frames: Sequence[Atoms], pairs, edges, intermolecular: bool,
-                    bond_scale: float) -> dict[str, np.ndarray]:
+def _histogram_sums(
+    frames: Sequence[Atoms], pairs, edges, intermolecular: bool, bond_scale: float
+) -> dict[str, np.ndarray]:
     """Sum over ``frames`` of every frame's g_ab on ``edges`` (not yet divided by frames)."""
     shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
     rmax = float(edges[-1])
@@ -97,9 +98,14 @@ def _edges(rmax: float, nbins: int) -> np.ndarray:
     return np.linspace(0.0, rmax, int(nbins) + 1)
 
 
-def partial_rdfs(frames, pairs: Iterable[tuple[str, str]] = WATER_PAIRS, rmax: float = 6.0,
-                 nbins: int = 300, intermolecular: bool = False,
-                 bond_scale: float = BOND_SCALE) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def partial_rdfs(
+    frames,
+    pairs: Iterable[tuple[str, str]] = WATER_PAIRS,
+    rmax: float = 6.0,
+    nbins: int = 300,
+    intermolecular: bool = False,
+    bond_scale: float = BOND_SCALE,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Frame-averaged partial RDFs g_ab(r).
 
     Parameters
@@ -163,9 +169,14 @@ class RDFHalves:
         return half_vs_half_noise(self.first, self.second, self.r, rmin)
 
 
-def rdf_halves(frames, pairs: Iterable[tuple[str, str]] = WATER_PAIRS, rmax: float = 6.0,
-               nbins: int = 300, intermolecular: bool = False,
-               bond_scale: float = BOND_SCALE) -> RDFHalves:
+def rdf_halves(
+    frames,
+    pairs: Iterable[tuple[str, str]] = WATER_PAIRS,
+    rmax: float = 6.0,
+    nbins: int = 300,
+    intermolecular: bool = False,
+    bond_scale: float = BOND_SCALE,
+) -> RDFHalves:
     """:func:`partial_rdfs` of a run and of its two halves, in one pass over the frames.
 
     Parameters are those of :func:`partial_rdfs`; the run needs at least 2 frames.
@@ -189,8 +200,12 @@ def rdf_halves(frames, pairs: Iterable[tuple[str, str]] = WATER_PAIRS, rmax: flo
     )
 
 
-def half_vs_half_noise(first: dict[str, np.ndarray], second: dict[str, np.ndarray],
-                       r: np.ndarray | None = None, rmin: float = 0.0) -> dict[str, float]:
+def half_vs_half_noise(
+    first: dict[str, np.ndarray],
+    second: dict[str, np.ndarray],
+    r: np.ndarray | None = None,
+    rmin: float = 0.0,
+) -> dict[str, float]:
     """Max |dg| expected between two independent full runs from sampling alone.
 
     It is the max |g_first - g_second| of a run's two halves divided by sqrt(2):
@@ -236,8 +251,12 @@ def running_coordination(r: np.ndarray, g: np.ndarray, density: float) -> np.nda
     return np.cumsum(density * g * 4.0 / 3.0 * np.pi * (hi**3 - lo**3))
 
 
-def rdf_max_abs_diff(g_ref: dict[str, np.ndarray], g_other: dict[str, np.ndarray],
-                     r: np.ndarray | None = None, rmin: float = 0.0) -> dict[str, float]:
+def rdf_max_abs_diff(
+    g_ref: dict[str, np.ndarray],
+    g_other: dict[str, np.ndarray],
+    r: np.ndarray | None = None,
+    rmin: float = 0.0,
+) -> dict[str, float]:
     """Largest |g_ref(r) - g_other(r)| per pair, on a common r grid.
 
     Parameters
@@ -264,8 +283,9 @@ def rdf_max_abs_diff(g_ref: dict[str, np.ndarray], g_other: dict[str, np.ndarray
     return out
 
 
-def first_peak(r: np.ndarray, g: np.ndarray, rmin: float = 0.0,
-               rmax: float | None = None) -> tuple[float, float]:
+def first_peak(
+    r: np.ndarray, g: np.ndarray, rmin: float = 0.0, rmax: float | None = None
+) -> tuple[float, float]:
     """Position (Å) and height of the largest maximum of g in ``[rmin, rmax]``."""
     mask = (r >= rmin) & (r <= (r[-1] if rmax is None else rmax))
     k = np.argmax(np.where(mask, g, -np.inf))
@@ -277,7 +297,17 @@ def number_density(atoms: Atoms, symbol: str) -> float:
     return np.count_nonzero(group_mask(atoms, symbol)) / atoms.get_volume()
 
 
-__all__: Sequence[str] = ("WATER_PAIRS", "RDFHalves", "element_pairs", "first_peak",
-                          "half_vs_half_noise", "number_density", "pair_key", "partial_rdfs",
-                          "rdf_halves", "rdf_max_abs_diff", "rdf_sampling_noise",
-                          "running_coordination")
+__all__: Sequence[str] = (
+    "WATER_PAIRS",
+    "RDFHalves",
+    "element_pairs",
+    "first_peak",
+    "half_vs_half_noise",
+    "number_density",
+    "pair_key",
+    "partial_rdfs",
+    "rdf_halves",
+    "rdf_max_abs_diff",
+    "rdf_sampling_noise",
+    "running_coordination",
+)

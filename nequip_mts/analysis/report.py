@@ -162,8 +162,9 @@ class RunAnalysis:
     notes: list[str] = field(default_factory=list)
 
 
-def analyze_run(frames, label: str, options: AnalysisOptions | None = None,
-                source: str | None = None) -> RunAnalysis:
+def analyze_run(
+    frames, label: str, options: AnalysisOptions | None = None, source: str | None = None
+) -> RunAnalysis:
     """Analyse one run: RDFs with their half-vs-half noise, VDOS, MSD/diffusion, mean T.
 
     Parameters
@@ -205,12 +206,16 @@ def analyze_run(frames, label: str, options: AnalysisOptions | None = None,
     kept = kept[:: int(options.stride)]
     notes = []
     if dropped:
-        notes.append(f"{dropped} frame(s) off the {spacing:g} fs grid left out "
-                     "(e.g. the final state written off the log interval)")
+        notes.append(
+            f"{dropped} frame(s) off the {spacing:g} fs grid left out "
+            "(e.g. the final state written off the log interval)"
+        )
     spacing *= int(options.stride)
     if len(kept) < 2:
-        raise ValueError(f"{source}: {len(kept)} frame(s) left after equilibration and stride; "
-                         "lower --equilibration-ps or --stride")
+        raise ValueError(
+            f"{source}: {len(kept)} frame(s) left after equilibration and stride; "
+            "lower --equilibration-ps or --stride"
+        )
     # frames with md_time_fs carry their (strided) spacing; others get it explicitly
     dt = None if TIME_KEY in kept[0].info else spacing
     first = kept[0]
@@ -221,18 +226,33 @@ def analyze_run(frames, label: str, options: AnalysisOptions | None = None,
 
     pairs = element_pairs(first) if options.pairs is None else [tuple(p) for p in options.pairs]
     try:
-        rdf = rdf_halves(kept, pairs=pairs, rmax=options.rmax, nbins=options.nbins,
-                         intermolecular=options.intermolecular, bond_scale=options.bond_scale)
+        rdf = rdf_halves(
+            kept,
+            pairs=pairs,
+            rmax=options.rmax,
+            nbins=options.nbins,
+            intermolecular=options.intermolecular,
+            bond_scale=options.bond_scale,
+        )
     except ValueError as err:
         raise ValueError(f"{source}: RDF: {err}; choose --pairs the frames hold") from None
 
     has_momenta = all("momenta" in f.arrays for f in kept)
     temperature = float(np.mean([f.get_temperature() for f in kept])) if has_momenta else None
     run = RunAnalysis(
-        label=label, source=source, n_frames=len(kept), n_atoms=len(first), spacing_fs=spacing,
-        t_start_ps=float(t[0]) / 1000.0, t_end_ps=float(t[-1]) / 1000.0,
-        dropped_off_grid=dropped, discarded=discarded, mean_temperature_K=temperature,
-        molecules=counts, rdf=rdf, notes=notes,
+        label=label,
+        source=source,
+        n_frames=len(kept),
+        n_atoms=len(first),
+        spacing_fs=spacing,
+        t_start_ps=float(t[0]) / 1000.0,
+        t_end_ps=float(t[-1]) / 1000.0,
+        dropped_off_grid=dropped,
+        discarded=discarded,
+        mean_temperature_K=temperature,
+        molecules=counts,
+        rdf=rdf,
+        notes=notes,
     )
 
     if not has_momenta:
@@ -261,12 +281,19 @@ def analyze_run(frames, label: str, options: AnalysisOptions | None = None,
     for group in groups:
         try:
             run.diffusion[group] = self_diffusion_from_frames(
-                kept, dt, symbols=group, remove_com=options.remove_com,
-                window_ps=options.diffusion_window_ps, n_blocks=int(options.diffusion_blocks))
+                kept,
+                dt,
+                symbols=group,
+                remove_com=options.remove_com,
+                window_ps=options.diffusion_window_ps,
+                n_blocks=int(options.diffusion_blocks),
+            )
         except ValueError as err:
             if asked:  # explicit groups or window: bad input
-                raise ValueError(f"{source}: self-diffusion of {group}: {err}; change "
-                                 "--diffusion-groups / --diffusion-window-ps / --diffusion-blocks") from None
+                raise ValueError(
+                    f"{source}: self-diffusion of {group}: {err}; change "
+                    "--diffusion-groups / --diffusion-window-ps / --diffusion-blocks"
+                ) from None
             notes.append(f"self-diffusion of {group} not computed: {err}")
     return run
 
@@ -317,11 +344,16 @@ def compare_runs(a: RunAnalysis, b: RunAnalysis, compare_rmin: float | None = No
         err = float(np.hypot(da.D_err_cgs, db.D_err_cgs))
         delta = db.D_cgs - da.D_cgs
         dif[group] = (delta, abs(delta) / err if err > 0 else float("inf"))
-    shifts = {band: b.band_peaks[band] - a.band_peaks[band]
-              for band in a.band_peaks.keys() & b.band_peaks.keys()}
+    shifts = {
+        band: b.band_peaks[band] - a.band_peaks[band] for band in a.band_peaks.keys() & b.band_peaks.keys()
+    }
     distance = None
-    if a.vdos is not None and b.vdos is not None and a.vdos[0].shape == b.vdos[0].shape \
-            and np.allclose(a.vdos[0], b.vdos[0]):
+    if (
+        a.vdos is not None
+        and b.vdos is not None
+        and a.vdos[0].shape == b.vdos[0].shape
+        and np.allclose(a.vdos[0], b.vdos[0])
+    ):
         distance = spectral_distance(a.vdos[0], a.vdos[1], b.vdos[1])
     return Comparison(a.label, b.label, diff, noise(0.0), inter, noise_inter, dif, shifts, distance)
 
@@ -338,8 +370,9 @@ class LogAnalysis:
     energy_meV_per_atom: np.ndarray | None
 
 
-def analyze_log(path: str | PathLike, label: str | None = None, n_atoms: int | None = None,
-                equilibration_ps: float = 0.0) -> LogAnalysis:
+def analyze_log(
+    path: str | PathLike, label: str | None = None, n_atoms: int | None = None, equilibration_ps: float = 0.0
+) -> LogAnalysis:
     """Conserved-energy drift (meV/atom/ps) of an ``MTSLogger`` or ASE ``MDLogger`` log.
 
     ``equilibration_ps`` is dropped from the start of the log first.  For
@@ -351,10 +384,17 @@ def analyze_log(path: str | PathLike, label: str | None = None, n_atoms: int | N
     log = read_md_log(path)
     keep = log.time_fs - log.time_fs[0] >= 1000.0 * equilibration_ps - 1e-9
     if keep.sum() < 3:
-        raise ValueError(f"{path}: fewer than 3 log lines after {equilibration_ps} ps of equilibration; "
-                         "lower --equilibration-ps")
-    log = MDLog(log.kind, {k: v[keep] for k, v in log.columns.items()}, log.time_fs[keep],
-                log.conserved[keep], log.per_atom)
+        raise ValueError(
+            f"{path}: fewer than 3 log lines after {equilibration_ps} ps of equilibration; "
+            "lower --equilibration-ps"
+        )
+    log = MDLog(
+        log.kind,
+        {k: v[keep] for k, v in log.columns.items()},
+        log.time_fs[keep],
+        log.conserved[keep],
+        log.per_atom,
+    )
     drift = drift_from_md_log(log, n_atoms, source=str(path))
     t_ps = (log.time_fs - log.time_fs[0]) / 1000.0
     if log.kind == "mts":
@@ -386,13 +426,18 @@ def _stem(path: Path) -> str:
 
 # --- output -----------------------------------------------------------------------------
 
+
 def _f(x, fmt=".3f"):
     return "n/a" if x is None or not np.isfinite(x) else format(x, fmt)
 
 
-def report_markdown(runs: Sequence[RunAnalysis], logs: Sequence[LogAnalysis] = (),
-                    options: AnalysisOptions | None = None, command: str | None = None,
-                    plots: Sequence[str] = ()) -> str:
+def report_markdown(
+    runs: Sequence[RunAnalysis],
+    logs: Sequence[LogAnalysis] = (),
+    options: AnalysisOptions | None = None,
+    command: str | None = None,
+    plots: Sequence[str] = (),
+) -> str:
     """The markdown report of analysed runs and logs (units in every header)."""
     options = AnalysisOptions() if options is None else options
     lines = ["# MD analysis", ""]
@@ -400,33 +445,45 @@ def report_markdown(runs: Sequence[RunAnalysis], logs: Sequence[LogAnalysis] = (
         lines += [f"Command: `{command}`", ""]
     if runs:
         lines += [
-            "## Runs", "",
+            "## Runs",
+            "",
             f"Time from the frames (`md_time_fs`{'' if options.dt_fs is None else f', else {options.dt_fs} fs per frame'}); "
             f"first {options.equilibration_ps:g} ps of each run discarded as equilibration"
-            + (f"; every {options.stride}th frame" if options.stride > 1 else "") + ".", "",
+            + (f"; every {options.stride}th frame" if options.stride > 1 else "")
+            + ".",
+            "",
             "| run | file | atoms | molecules | frames used | frame spacing (fs) | time used (ps) | mean T (K) |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for run in runs:
             mols = ", ".join(f"{n} {f}" for f, n in sorted(run.molecules.items(), key=lambda kv: -kv[1]))
-            lines.append(f"| {run.label} | `{run.source}` | {run.n_atoms} | {mols} | {run.n_frames} | "
-                         f"{run.spacing_fs:g} | {run.t_start_ps:.4g} - {run.t_end_ps:.4g} | "
-                         f"{_f(run.mean_temperature_K, '.1f')} |")
-        lines += _rdf_section(runs, options) + _vdos_section(runs, options) + _diffusion_section(runs, options)
+            lines.append(
+                f"| {run.label} | `{run.source}` | {run.n_atoms} | {mols} | {run.n_frames} | "
+                f"{run.spacing_fs:g} | {run.t_start_ps:.4g} - {run.t_end_ps:.4g} | "
+                f"{_f(run.mean_temperature_K, '.1f')} |"
+            )
+        lines += (
+            _rdf_section(runs, options) + _vdos_section(runs, options) + _diffusion_section(runs, options)
+        )
     if logs:
         lines += [
-            "", "## Conserved-energy drift", "",
+            "",
+            "## Conserved-energy drift",
+            "",
             "Linear fit of the conserved energy against time; the error is the standard error "
             "inflated by the statistical inefficiency of the residuals. MTSLogger logs: the "
             "`Drift[meV/at]` column (the integrator's conserved energy); ASE MDLogger logs: `Etot` "
-            "(conserved in NVE only).", "",
+            "(conserved in NVE only).",
+            "",
             "| log | file | format | lines | time (ps) | drift (meV/atom/ps) | fluctuation (meV/atom) |",
             "|---|---|---|---|---|---|---|",
         ]
         for lg in logs:
-            lines.append(f"| {lg.label} | `{lg.source}` | {'MTSLogger' if lg.log.kind == 'mts' else 'ASE MDLogger'} | "
-                         f"{len(lg.t_ps)} | {lg.t_ps[-1]:.4g} | {lg.drift.slope:+.3f} +/- {lg.drift.stderr:.3f} | "
-                         f"{lg.drift.fluctuation:.3g} |")
+            lines.append(
+                f"| {lg.label} | `{lg.source}` | {'MTSLogger' if lg.log.kind == 'mts' else 'ASE MDLogger'} | "
+                f"{len(lg.t_ps)} | {lg.t_ps[-1]:.4g} | {lg.drift.slope:+.3f} +/- {lg.drift.stderr:.3f} | "
+                f"{lg.drift.fluctuation:.3g} |"
+            )
     notes = [(run.label, n) for run in runs for n in run.notes]
     if notes:
         lines += ["", "## Notes", ""] + [f"- {label}: {n}" for label, n in notes]
@@ -438,19 +495,33 @@ def report_markdown(runs: Sequence[RunAnalysis], logs: Sequence[LogAnalysis] = (
 def _rdf_section(runs, options):
     rmin = options.compare_rmin
     keys = list(runs[0].rdf.g)
-    desc = ("intermolecular pairs only (pairs within one molecule left out; molecules from covalent "
-            f"radii x {options.bond_scale:g})" if options.intermolecular else "all pairs")
+    desc = (
+        "intermolecular pairs only (pairs within one molecule left out; molecules from covalent "
+        f"radii x {options.bond_scale:g})"
+        if options.intermolecular
+        else "all pairs"
+    )
     lines = [
-        "", "## Radial distribution functions", "",
+        "",
+        "## Radial distribution functions",
+        "",
         f"{desc}; r up to {options.rmax:g} A in {options.nbins} bins. Noise: each run's first half "
         "against its second half, max |dg| / sqrt(2), the difference expected between two "
         "independent runs of this length from sampling alone; for two runs the mean of their noises. "
         "It holds when each half is much longer than the structural relaxation time; shorter runs "
-        "underestimate it.", "",
+        "underestimate it.",
+        "",
     ]
-    head = "| pair | " + " | ".join(f"{run.label}: first peak r (A) / g" for run in runs) + " | " + \
-        " | ".join(f"{run.label}: noise{' all r / r > ' + format(rmin, 'g') + ' A' if rmin is not None else ''}"
-                   for run in runs) + " |"
+    head = (
+        "| pair | "
+        + " | ".join(f"{run.label}: first peak r (A) / g" for run in runs)
+        + " | "
+        + " | ".join(
+            f"{run.label}: noise{' all r / r > ' + format(rmin, 'g') + ' A' if rmin is not None else ''}"
+            for run in runs
+        )
+        + " |"
+    )
     lines += [head, "|---|" + "---|" * (2 * len(runs))]
     for key in keys:
         cells = []
@@ -469,16 +540,22 @@ def _rdf_section(runs, options):
     if comps:
         lines += ["", "max |dg| between runs, beside its sampling noise:", ""]
         sub = "all r" + (f" / r > {rmin:g} A" if rmin is not None else "")
-        lines += ["| pair | " + " | ".join(f"{c.b} vs {c.a}: max abs dg ({sub}) | noise ({sub})" for c in comps) + " |",
-                  "|---|" + "---|" * (2 * len(comps))]
+        lines += [
+            "| pair | "
+            + " | ".join(f"{c.b} vs {c.a}: max abs dg ({sub}) | noise ({sub})" for c in comps)
+            + " |",
+            "|---|" + "---|" * (2 * len(comps)),
+        ]
         for key in keys:
             cells = []
             for c in comps:
                 if rmin is None:
                     cells += [f"{c.rdf_diff[key]:.3f}", f"{c.rdf_noise[key]:.3f}"]
                 else:
-                    cells += [f"{c.rdf_diff[key]:.3f} / {c.rdf_diff_inter[key]:.3f}",
-                              f"{c.rdf_noise[key]:.3f} / {c.rdf_noise_inter[key]:.3f}"]
+                    cells += [
+                        f"{c.rdf_diff[key]:.3f} / {c.rdf_diff_inter[key]:.3f}",
+                        f"{c.rdf_noise[key]:.3f} / {c.rdf_noise_inter[key]:.3f}",
+                    ]
             lines.append(f"| g_{key} | " + " | ".join(cells) + " |")
     return lines
 
@@ -488,25 +565,38 @@ def _vdos_section(runs, options):
     if not have:
         return []
     groups = "all atoms" if options.vdos_groups is None else ", ".join(options.vdos_groups)
-    lines = ["", "## Vibrational density of states", "",
-             f"Mass-weighted VACF of {groups}, Hann window, unit area over wavenumber.", "",
-             "| run | "
-             + ("".join(f"peak in {lo:g}-{hi:g} cm^-1 (cm^-1) | " for lo, hi in options.bands)
-                if options.bands else f"highest peak above {TOP_PEAK_FROM_CM1:g} cm^-1 (cm^-1) | ")
-             + "Nyquist limit (cm^-1) |",
-             "|---|---|" + "---|" * max(1, len(options.bands))]
+    lines = [
+        "",
+        "## Vibrational density of states",
+        "",
+        f"Mass-weighted VACF of {groups}, Hann window, unit area over wavenumber.",
+        "",
+        "| run | "
+        + (
+            "".join(f"peak in {lo:g}-{hi:g} cm^-1 (cm^-1) | " for lo, hi in options.bands)
+            if options.bands
+            else f"highest peak above {TOP_PEAK_FROM_CM1:g} cm^-1 (cm^-1) | "
+        )
+        + "Nyquist limit (cm^-1) |",
+        "|---|---|" + "---|" * max(1, len(options.bands)),
+    ]
     for run in have:
         w, d = run.vdos
         if options.bands:
             cells = [_f(run.band_peaks.get(band), ".0f") for band in options.bands]
         else:
             cells = [f"{band_peak(w, d, TOP_PEAK_FROM_CM1, float(w[-1])):.0f}"]
-        lines.append(f"| {run.label} | " + " | ".join(cells) + f" | {0.5 / run.spacing_fs / C_CM_PER_FS:.0f} |")
+        lines.append(
+            f"| {run.label} | " + " | ".join(cells) + f" | {0.5 / run.spacing_fs / C_CM_PER_FS:.0f} |"
+        )
     comps = [compare_runs(a, b) for a, b in combinations(have, 2)]
     if comps:
-        lines += ["", "| runs | spectral distance (0 same, 1 disjoint) |"
-                  + "".join(f" peak shift {lo:g}-{hi:g} cm^-1 (cm^-1) |" for lo, hi in options.bands),
-                  "|---|---|" + "---|" * len(options.bands)]
+        lines += [
+            "",
+            "| runs | spectral distance (0 same, 1 disjoint) |"
+            + "".join(f" peak shift {lo:g}-{hi:g} cm^-1 (cm^-1) |" for lo, hi in options.bands),
+            "|---|---|" + "---|" * len(options.bands),
+        ]
         for c in comps:
             cells = [_f(c.vdos_distance)] + [_f(c.band_shift.get(band), "+.0f") for band in options.bands]
             lines.append(f"| {c.b} vs {c.a} | " + " | ".join(cells) + " |")
@@ -519,30 +609,53 @@ def _diffusion_section(runs, options):
         groups += [g for g in run.diffusion if g not in groups]
     if not groups:
         return []
-    lines = ["", "## Self-diffusion", "",
-             "D from the slope of the MSD (Einstein, 3D), centre-of-mass drift "
-             f"{'removed' if options.remove_com else 'kept'}; error: standard error over "
-             f"{options.diffusion_blocks} time blocks. No finite-size correction.", "",
-             "| group | " + " | ".join(f"{run.label}: D (1e-5 cm^2/s)" for run in runs)
-             + " | fit window (ps) |", "|---|" + "---|" * (len(runs) + 1)]
+    lines = [
+        "",
+        "## Self-diffusion",
+        "",
+        "D from the slope of the MSD (Einstein, 3D), centre-of-mass drift "
+        f"{'removed' if options.remove_com else 'kept'}; error: standard error over "
+        f"{options.diffusion_blocks} time blocks. No finite-size correction.",
+        "",
+        "| group | " + " | ".join(f"{run.label}: D (1e-5 cm^2/s)" for run in runs) + " | fit window (ps) |",
+        "|---|" + "---|" * (len(runs) + 1),
+    ]
     for g in groups:
-        cells = [f"{run.diffusion[g].D_cgs:.2f} +/- {run.diffusion[g].D_err_cgs:.2f}" if g in run.diffusion else "n/a"
-                 for run in runs]
-        windows = {tuple(round(x, 4) for x in run.diffusion[g].window_ps) for run in runs if g in run.diffusion}
-        lines.append(f"| {g} | " + " | ".join(cells) + " | " + ", ".join(f"{a:g} - {b:g}" for a, b in sorted(windows)) + " |")
+        cells = [
+            f"{run.diffusion[g].D_cgs:.2f} +/- {run.diffusion[g].D_err_cgs:.2f}"
+            if g in run.diffusion
+            else "n/a"
+            for run in runs
+        ]
+        windows = {
+            tuple(round(x, 4) for x in run.diffusion[g].window_ps) for run in runs if g in run.diffusion
+        }
+        lines.append(
+            f"| {g} | "
+            + " | ".join(cells)
+            + " | "
+            + ", ".join(f"{a:g} - {b:g}" for a, b in sorted(windows))
+            + " |"
+        )
     comps = [compare_runs(a, b) for a, b in combinations(runs, 2)]
     if comps:
-        lines += ["", "| group | " + " | ".join(f"{c.b} - {c.a} (1e-5 cm^2/s)" for c in comps) + " |",
-                  "|---|" + "---|" * len(comps)]
+        lines += [
+            "",
+            "| group | " + " | ".join(f"{c.b} - {c.a} (1e-5 cm^2/s)" for c in comps) + " |",
+            "|---|" + "---|" * len(comps),
+        ]
         for g in groups:
-            cells = [f"{c.diffusion[g][0]:+.2f} ({c.diffusion[g][1]:.1f} sigma)" if g in c.diffusion else "n/a"
-                     for c in comps]
+            cells = [
+                f"{c.diffusion[g][0]:+.2f} ({c.diffusion[g][1]:.1f} sigma)" if g in c.diffusion else "n/a"
+                for c in comps
+            ]
             lines.append(f"| {g} | " + " | ".join(cells) + " |")
     return lines
 
 
-def report_json(runs: Sequence[RunAnalysis], logs: Sequence[LogAnalysis] = (),
-                options: AnalysisOptions | None = None) -> dict:
+def report_json(
+    runs: Sequence[RunAnalysis], logs: Sequence[LogAnalysis] = (), options: AnalysisOptions | None = None
+) -> dict:
     """The report's numbers as plain JSON-ready data (units in the key names)."""
     options = AnalysisOptions() if options is None else options
     rmin = options.compare_rmin
@@ -553,40 +666,66 @@ def report_json(runs: Sequence[RunAnalysis], logs: Sequence[LogAnalysis] = (),
     out = {"runs": {}, "comparisons": [], "logs": {}}
     for run in runs:
         entry = {
-            "source": run.source, "n_frames": run.n_frames, "n_atoms": run.n_atoms,
-            "frame_spacing_fs": run.spacing_fs, "t_start_ps": run.t_start_ps, "t_end_ps": run.t_end_ps,
-            "frames_off_grid": run.dropped_off_grid, "frames_discarded": run.discarded,
-            "mean_temperature_K": run.mean_temperature_K, "molecules": run.molecules,
+            "source": run.source,
+            "n_frames": run.n_frames,
+            "n_atoms": run.n_atoms,
+            "frame_spacing_fs": run.spacing_fs,
+            "t_start_ps": run.t_start_ps,
+            "t_end_ps": run.t_end_ps,
+            "frames_off_grid": run.dropped_off_grid,
+            "frames_discarded": run.discarded,
+            "mean_temperature_K": run.mean_temperature_K,
+            "molecules": run.molecules,
             "rdf_noise": run.rdf.noise(0.0),
             "rdf_noise_inter": run.rdf.noise(rmin) if rmin is not None else None,
             "vdos_peak_cm1": {band_key(b): v for b, v in run.band_peaks.items()},
-            "diffusion_1e-5cm2_s": {g: {"D": d.D_cgs, "err": d.D_err_cgs, "window_ps": list(d.window_ps)}
-                                    for g, d in run.diffusion.items()},
+            "diffusion_1e-5cm2_s": {
+                g: {"D": d.D_cgs, "err": d.D_err_cgs, "window_ps": list(d.window_ps)}
+                for g, d in run.diffusion.items()
+            },
             "notes": run.notes,
         }
         out["runs"][run.label] = entry
     for a, b in combinations(runs, 2):
         c = compare_runs(a, b, rmin)
-        out["comparisons"].append({
-            "a": c.a, "b": c.b, "rdf_max_abs_diff": c.rdf_diff, "rdf_noise": c.rdf_noise,
-            "rdf_max_abs_diff_inter": c.rdf_diff_inter, "rdf_noise_inter": c.rdf_noise_inter,
-            "diffusion_diff_1e-5cm2_s": {g: v[0] for g, v in c.diffusion.items()},
-            "diffusion_diff_sigma": {g: v[1] for g, v in c.diffusion.items()},
-            "vdos_peak_shift_cm1": {band_key(k): v for k, v in c.band_shift.items()},
-            "vdos_spectral_distance": c.vdos_distance,
-        })
+        out["comparisons"].append(
+            {
+                "a": c.a,
+                "b": c.b,
+                "rdf_max_abs_diff": c.rdf_diff,
+                "rdf_noise": c.rdf_noise,
+                "rdf_max_abs_diff_inter": c.rdf_diff_inter,
+                "rdf_noise_inter": c.rdf_noise_inter,
+                "diffusion_diff_1e-5cm2_s": {g: v[0] for g, v in c.diffusion.items()},
+                "diffusion_diff_sigma": {g: v[1] for g, v in c.diffusion.items()},
+                "vdos_peak_shift_cm1": {band_key(k): v for k, v in c.band_shift.items()},
+                "vdos_spectral_distance": c.vdos_distance,
+            }
+        )
     for lg in logs:
         d = lg.drift
-        out["logs"][lg.label] = {"source": lg.source, "format": "MTSLogger" if lg.log.kind == "mts" else "ASE MDLogger",
-                                 "drift_meV_atom_ps": d.slope, "stderr_meV_atom_ps": d.stderr,
-                                 "stderr_ols_meV_atom_ps": d.stderr_ols, "fluctuation_meV_atom": d.fluctuation,
-                                 "inefficiency": d.inefficiency, "n_lines": int(len(lg.t_ps))}
+        out["logs"][lg.label] = {
+            "source": lg.source,
+            "format": "MTSLogger" if lg.log.kind == "mts" else "ASE MDLogger",
+            "drift_meV_atom_ps": d.slope,
+            "stderr_meV_atom_ps": d.stderr,
+            "stderr_ols_meV_atom_ps": d.stderr_ols,
+            "fluctuation_meV_atom": d.fluctuation,
+            "inefficiency": d.inefficiency,
+            "n_lines": int(len(lg.t_ps)),
+        }
     return out
 
 
-def write_report(outdir: str | PathLike, runs: Sequence[RunAnalysis], logs: Sequence[LogAnalysis] = (),
-                 options: AnalysisOptions | None = None, command: str | None = None,
-                 overwrite: bool = False, plots: bool = True) -> list[Path]:
+def write_report(
+    outdir: str | PathLike,
+    runs: Sequence[RunAnalysis],
+    logs: Sequence[LogAnalysis] = (),
+    options: AnalysisOptions | None = None,
+    command: str | None = None,
+    overwrite: bool = False,
+    plots: bool = True,
+) -> list[Path]:
     """Write ``report.md``, ``results.json`` and the PNGs into ``outdir``; return the paths.
 
     Raises ValueError, before writing anything, if a result file exists and
@@ -601,8 +740,9 @@ def write_report(outdir: str | PathLike, runs: Sequence[RunAnalysis], logs: Sequ
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise ValueError("plots need matplotlib: pip install 'nequip-mts[analysis]', "
-                             "or pass --no-plots") from None
+            raise ValueError(
+                "plots need matplotlib: pip install 'nequip-mts[analysis]', or pass --no-plots"
+            ) from None
         from . import plots as plotting
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -618,17 +758,22 @@ def write_report(outdir: str | PathLike, runs: Sequence[RunAnalysis], logs: Sequ
                 pngs.append("vdos.png")
             curves = {f"{run.label} {g}": (d.t_ps, d.msd) for run in runs for g, d in run.diffusion.items()}
             if curves:
-                fits = {f"{run.label} {g}": (d.D, d.window_ps) for run in runs for g, d in run.diffusion.items()}
+                fits = {
+                    f"{run.label} {g}": (d.D, d.window_ps) for run in runs for g, d in run.diffusion.items()
+                }
                 plotting.plot_msd(curves, outdir / "msd.png", fits=fits)
                 pngs.append("msd.png")
         if logs:
-            plotting.plot_energy_drift({lg.label: (lg.t_ps, lg.energy_meV_per_atom, lg.drift.slope) for lg in logs},
-                                       outdir / "drift.png")
+            plotting.plot_energy_drift(
+                {lg.label: (lg.t_ps, lg.energy_meV_per_atom, lg.drift.slope) for lg in logs},
+                outdir / "drift.png",
+            )
             pngs.append("drift.png")
     written += [outdir / p for p in pngs]
     (outdir / "report.md").write_text(report_markdown(runs, logs, options, command, pngs))
-    (outdir / "results.json").write_text(json.dumps(report_json(runs, logs, options), indent=2,
-                                                    default=_json_default) + "\n")
+    (outdir / "results.json").write_text(
+        json.dumps(report_json(runs, logs, options), indent=2, default=_json_default) + "\n"
+    )
     return [outdir / "report.md", outdir / "results.json", *written]
 
 
@@ -640,6 +785,17 @@ def _json_default(x):
     raise TypeError(f"not JSON serialisable: {type(x).__name__}")
 
 
-__all__ = ["REPORT_FILES", "AnalysisOptions", "Comparison", "LogAnalysis", "RunAnalysis",
-           "analyze_log", "analyze_run", "compare_runs", "report_json", "report_markdown",
-           "unique_labels", "write_report"]
+__all__ = [
+    "REPORT_FILES",
+    "AnalysisOptions",
+    "Comparison",
+    "LogAnalysis",
+    "RunAnalysis",
+    "analyze_log",
+    "analyze_run",
+    "compare_runs",
+    "report_json",
+    "report_markdown",
+    "unique_labels",
+    "write_report",
+]

@@ -29,8 +29,12 @@ C_CM_PER_FS = 2.99792458e-5
 _ATOM_CHUNK = 128
 
 
-def vacf(velocities: np.ndarray, masses: np.ndarray | None = None, max_lag: int | None = None,
-         normalize: bool = True) -> np.ndarray:
+def vacf(
+    velocities: np.ndarray,
+    masses: np.ndarray | None = None,
+    max_lag: int | None = None,
+    normalize: bool = True,
+) -> np.ndarray:
     """Velocity autocorrelation averaged over time origins and atoms.
 
     C(tau) = sum_i w_i <v_i(t) . v_i(t + tau)>_t / sum_i w_i, with w_i = m_i if
@@ -63,16 +67,22 @@ def vacf(velocities: np.ndarray, masses: np.ndarray | None = None, max_lag: int 
     w = np.ones(v.shape[1]) if masses is None else np.asarray(masses, dtype=float)
     power = np.zeros(nfft // 2 + 1)
     for s in range(0, v.shape[1], _ATOM_CHUNK):  # chunks bound the complex FFT buffer
-        spec = np.fft.rfft(v[:, s:s + _ATOM_CHUNK], n=nfft, axis=0)
-        power += (spec.real**2 + spec.imag**2).sum(axis=2) @ w[s:s + _ATOM_CHUNK]
+        spec = np.fft.rfft(v[:, s : s + _ATOM_CHUNK], n=nfft, axis=0)
+        power += (spec.real**2 + spec.imag**2).sum(axis=2) @ w[s : s + _ATOM_CHUNK]
     acf = np.fft.irfft(power, n=nfft)[: max_lag + 1] / w.sum()
     acf /= nf - np.arange(max_lag + 1)
     return acf / acf[0] if normalize else acf
 
 
-def vdos(velocities: np.ndarray, dt_fs: float, masses: np.ndarray | None = None,
-         max_lag: int | None = None, window: str | None = "hann", pad_factor: int = 4,
-         normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def vdos(
+    velocities: np.ndarray,
+    dt_fs: float,
+    masses: np.ndarray | None = None,
+    max_lag: int | None = None,
+    window: str | None = "hann",
+    pad_factor: int = 4,
+    normalize: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """Vibrational density of states from the windowed cosine transform of the VACF.
 
     Parameters
@@ -106,8 +116,10 @@ def vdos(velocities: np.ndarray, dt_fs: float, masses: np.ndarray | None = None,
     max_lag = max(1, nf // 2) if max_lag is None else int(max_lag)
     nyquist = 0.5 / dt_fs / C_CM_PER_FS
     if nyquist < 4000.0:
-        warnings.warn(f"frame spacing {dt_fs} fs resolves only up to {nyquist:.0f} cm^-1; "
-                      "O-H stretches will alias", stacklevel=2)
+        warnings.warn(
+            f"frame spacing {dt_fs} fs resolves only up to {nyquist:.0f} cm^-1; O-H stretches will alias",
+            stacklevel=2,
+        )
     c = vacf(velocities, masses=masses, max_lag=max_lag, normalize=False)
     if window == "hann":
         c = c * 0.5 * (1.0 + np.cos(np.pi * np.arange(max_lag + 1) / max_lag))
@@ -122,8 +134,9 @@ def vdos(velocities: np.ndarray, dt_fs: float, masses: np.ndarray | None = None,
     return freq, spectrum
 
 
-def vdos_from_frames(frames, dt_fs: float | None = None, symbols=None, mass_weighted: bool = True,
-                     **kwargs) -> tuple[np.ndarray, np.ndarray]:
+def vdos_from_frames(
+    frames, dt_fs: float | None = None, symbols=None, mass_weighted: bool = True, **kwargs
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`vdos` of a trajectory (path or list of ``ase.Atoms`` with momenta).
 
     Parameters
@@ -165,8 +178,9 @@ def band_peak(wavenumber: np.ndarray, dos: np.ndarray, lo: float, hi: float) -> 
     return float(wavenumber[mask][np.argmax(dos[mask])])
 
 
-def spectral_distance(wavenumber: np.ndarray, dos_a: np.ndarray, dos_b: np.ndarray,
-                      lo: float = 0.0, hi: float | None = None) -> float:
+def spectral_distance(
+    wavenumber: np.ndarray, dos_a: np.ndarray, dos_b: np.ndarray, lo: float = 0.0, hi: float | None = None
+) -> float:
     """Half the L1 distance between two unit-area spectra on the same grid.
 
     0 for identical spectra, 1 for spectra with no overlap; restricted to

@@ -43,17 +43,25 @@ def add_parser(subparsers):
         help="multiscale checkpoint or package (default: the bundled water model)",
     )
     parser.add_argument(
-        "--retrain", action="store_true", help="retrain both models with a short schedule first (about 20 min)"
+        "--retrain",
+        action="store_true",
+        help="retrain both models with a short schedule first (about 20 min)",
     )
     parser.add_argument(
-        "--data", type=pathlib.Path, default=None, help="extxyz water data (default: the bundled GFN1-xTB water)"
+        "--data",
+        type=pathlib.Path,
+        default=None,
+        help="extxyz water data (default: the bundled GFN1-xTB water)",
     )
     parser.add_argument(
         "--replicate", type=int, nargs=3, default=(2, 2, 1), help="box replication (default 2 2 1: 384 atoms)"
     )
     md_settings.add_arguments(parser, engine="ase", defaults=DEFAULTS)
     parser.add_argument(
-        "--workdir", type=pathlib.Path, default=pathlib.Path("demo_out"), help="output folder (default demo_out)"
+        "--workdir",
+        type=pathlib.Path,
+        default=pathlib.Path("demo_out"),
+        help="output folder (default demo_out)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     parser.set_defaults(func=run)
@@ -111,7 +119,9 @@ def _rdf_comparison(runs, rmax):
     """Intermolecular RDFs of each run with their halves; max |dg| and its noise per pair."""
     from nequip_mts.analysis.rdf import half_vs_half_noise, rdf_halves, rdf_max_abs_diff
 
-    halves = {name: rdf_halves(frames, rmax=rmax, nbins=120, intermolecular=True) for name, frames in runs.items()}
+    halves = {
+        name: rdf_halves(frames, rmax=rmax, nbins=120, intermolecular=True) for name, frames in runs.items()
+    }
     (a, ha), (b, hb) = halves.items()
     diff = rdf_max_abs_diff(ha.g, hb.g, r=ha.r, rmin=RDF_RMIN_A)
     noise_a = half_vs_half_noise(ha.first, ha.second, r=ha.r, rmin=RDF_RMIN_A)

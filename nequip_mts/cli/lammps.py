@@ -31,7 +31,9 @@ def add_parser(subparsers):
         help="directory for the plugin .so (default: $NEQUIP_MTS_LAMMPS_PLUGIN_DIR, else inside "
         "the Python environment, else ~/.cache/nequip-mts/lammps-plugin)",
     )
-    p.add_argument("--build-dir", type=Path, default=None, help="CMake build directory (default: <dest>/build)")
+    p.add_argument(
+        "--build-dir", type=Path, default=None, help="CMake build directory (default: <dest>/build)"
+    )
     p.add_argument("--force", action="store_true", help="rebuild even if up to date")
     p.add_argument("--jobs", "-j", type=int, default=None, help="parallel compile jobs")
     p.add_argument("--no-verify", action="store_true", help="skip loading the plugin into lmp after building")
@@ -52,7 +54,9 @@ def add_parser(subparsers):
     p.add_argument("--index", default="-1", help="frame of the structure file (default: last)")
     md_settings.add_arguments(p, engine="lammps")
     lmp = p.add_argument_group("LAMMPS script")
-    lmp.add_argument("--skin", type=float, default=None, help="neighbour skin in A (default: from the outer step)")
+    lmp.add_argument(
+        "--skin", type=float, default=None, help="neighbour skin in A (default: from the outer step)"
+    )
     lmp.add_argument("--dump-every", type=int, default=0, help="steps between dump frames (0: none)")
     lmp.add_argument(
         "--plugin",
@@ -60,7 +64,9 @@ def add_parser(subparsers):
         help="path for `plugin load`, 'auto' (the built plugin if present) or 'none' "
         "(rely on LAMMPS_PLUGIN_PATH)",
     )
-    lmp.add_argument("--input-name", default=None, help="input file name (default in.<integrator>_<ensemble>)")
+    lmp.add_argument(
+        "--input-name", default=None, help="input file name (default in.<integrator>_<ensemble>)"
+    )
     lmp.add_argument("--data-name", default="system.data")
     p.set_defaults(func=run_write)
 

@@ -70,7 +70,9 @@ def _provenance(model_path: pathlib.Path) -> Dict:
         info["epoch"] = ckpt.get("epoch")
         info["global_step"] = ckpt.get("global_step")
         hparams = ckpt.get("hyper_parameters", {})
-        info["training_module"] = str(hparams.get("info_dict", {}).get("training_module", {}).get("_target_", ""))
+        info["training_module"] = str(
+            hparams.get("info_dict", {}).get("training_module", {}).get("_target_", "")
+        )
     return info
 
 
@@ -123,20 +125,29 @@ def deploy(
     }
     for part, entry in entries.items():
         out = output_dir / entry["file"]
-        print(f"nequip-mts deploy: compiling the {part} model ({MODEL_KEYS[part]}) for {target} -> {out}", flush=True)
+        print(
+            f"nequip-mts deploy: compiling the {part} model ({MODEL_KEYS[part]}) for {target} -> {out}",
+            flush=True,
+        )
         start = time.perf_counter()
         nequip_compile(
             [
                 str(model_path),
                 str(out),
-                "--mode", "aotinductor",
-                "--device", device,
-                "--target", target,
-                "--model", MODEL_KEYS[part],
+                "--mode",
+                "aotinductor",
+                "--device",
+                device,
+                "--target",
+                target,
+                "--model",
+                MODEL_KEYS[part],
                 *(extra_compile_args or []),
             ]
         )
-        print(f"nequip-mts deploy: compiled the {part} model in {time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"nequip-mts deploy: compiled the {part} model in {time.perf_counter() - start:.0f} s", flush=True
+        )
     return write_manifest(
         output_dir,
         target=target,

@@ -313,7 +313,9 @@ def verify_plugin(so_path: os.PathLike, inst: Optional[LammpsInstall] = None) ->
     )
     out = res.stdout + res.stderr
     if f"pair style plugin {PAIR_STYLE}" not in out:
-        raise PluginBuildError(f"LAMMPS did not register pair style {PAIR_STYLE} from {so_path}:\n{out[-3000:]}")
+        raise PluginBuildError(
+            f"LAMMPS did not register pair style {PAIR_STYLE} from {so_path}:\n{out[-3000:]}"
+        )
     return out
 
 
@@ -393,9 +395,7 @@ def _build_plugin_locked(dest, build_dir, force, jobs, verify, quiet, extra_cmak
             _log(f"up to date: {so_path}", quiet)
             return so_path
 
-    build_dir = (
-        Path(build_dir).expanduser().resolve() if build_dir else dest / "build"
-    )
+    build_dir = Path(build_dir).expanduser().resolve() if build_dir else dest / "build"
     if build_dir.exists() and force:
         shutil.rmtree(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)

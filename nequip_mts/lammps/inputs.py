@@ -235,8 +235,7 @@ def lammps_input(
     ]
     if dump_every:
         lines += [
-            f"dump            traj all custom {dump_every} {dump_file} "
-            "id type xu yu zu vx vy vz fx fy fz",
+            f"dump            traj all custom {dump_every} {dump_file} id type xu yu zu vx vy vz fx fy fz",
             "dump_modify     traj sort id format float %.12g",
         ]
     lines += ["", f"run             {settings.steps}", ""]

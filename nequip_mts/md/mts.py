@@ -79,9 +79,7 @@ class MTSDynamics(MolecularDynamics):
     def get_conserved_energy(self):
         """Total energy minus the energy a thermostat put in (eV); constant up to integration error."""
         atoms = self.atoms
-        return (
-            atoms.get_potential_energy() + atoms.get_kinetic_energy() - self.transferred_energy
-        )
+        return atoms.get_potential_energy() + atoms.get_kinetic_energy() - self.transferred_energy
 
     def get_conserved_energy_drift(self):
         """Change of the conserved energy (eV) since the first call in this run."""
@@ -165,6 +163,5 @@ def _check_inner_steps(inner_steps):
 def _check_timestep(timestep):
     if not isinstance(timestep, numbers.Real) or not math.isfinite(timestep) or timestep <= 0:
         raise ValueError(
-            f"timestep must be a positive number in ASE time units "
-            f"(e.g. 2 * ase.units.fs), got {timestep!r}"
+            f"timestep must be a positive number in ASE time units (e.g. 2 * ase.units.fs), got {timestep!r}"
         )

@@ -76,9 +76,7 @@ class MTSCalculator(Calculator):
         same positions is already known from the last inner step.
         """
         type_names = _common_type_names(fast, full)
-        return cls(
-            fast, full=full, type_names=type_names, species=_common_species(fast, full), **kwargs
-        )
+        return cls(fast, full=full, type_names=type_names, species=_common_species(fast, full), **kwargs)
 
     @classmethod
     def from_deployed(cls, path, device="cpu", chemical_species_to_atom_type_map=True):
@@ -275,8 +273,7 @@ def _common_type_names(a, b):
     names_a, names_b = _nequip_type_names(a), _nequip_type_names(b)
     if names_a is not None and names_b is not None and names_a != names_b:
         raise ValueError(
-            f"the models have different type names: {names_a} and {names_b}; "
-            "MTS needs two parts of one model"
+            f"the models have different type names: {names_a} and {names_b}; MTS needs two parts of one model"
         )
     return names_a if names_a is not None else names_b
 

@@ -103,9 +103,7 @@ def initial_velocities(atoms, settings: MDSettings):
     if temperature_K is None and not atoms.get_momenta().any():
         temperature_K = settings.temperature_K
     if temperature_K is not None:
-        thermalize_momenta(
-            atoms, temperature_K=temperature_K, rng=np.random.default_rng(settings.seed)
-        )
+        thermalize_momenta(atoms, temperature_K=temperature_K, rng=np.random.default_rng(settings.seed))
         Stationary(atoms)
 
 

@@ -278,9 +278,7 @@ def add_arguments(parser, *, engine=None, defaults=None):
     )
     length = group.add_mutually_exclusive_group(required="time_ps" not in defaults)
     length.add_argument("--steps", type=int, help="run length in outer steps")
-    length.add_argument(
-        "--time-ps", type=float, default=defaults.get("time_ps"), help="run length in ps"
-    )
+    length.add_argument("--time-ps", type=float, default=defaults.get("time_ps"), help="run length in ps")
     group.add_argument(
         "--thermostat-time-fs",
         type=float,
@@ -288,9 +286,7 @@ def add_arguments(parser, *, engine=None, defaults=None):
         help="thermostat time constant in fs: 1/friction (Langevin), tau (Bussi), Tdamp "
         f"(Nose-Hoover); default {DEFAULT_THERMOSTAT_TIME_FS:g}",
     )
-    group.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})"
-    )
+    group.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default {DEFAULT_SEED})")
     group.add_argument(
         "--loginterval",
         type=int,

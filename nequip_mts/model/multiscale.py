@@ -116,9 +116,7 @@ def MultiscaleModel(
         )
     if _has_nonzero_shifts(slow_cfg.get("per_type_energy_shifts")):
         where = (
-            "both parts"
-            if _has_nonzero_shifts(fast_cfg.get("per_type_energy_shifts"))
-            else "the slow part"
+            "both parts" if _has_nonzero_shifts(fast_cfg.get("per_type_energy_shifts")) else "the slow part"
         )
         raise MultiscaleConfigError(
             f"multiscale model: per-type energy shifts are set in {where}; they must "
@@ -183,8 +181,7 @@ def MultiscaleGraphModel(model_key: str = SUM_KEY, **kwargs) -> GraphModel:
     models = MultiscaleModel(**kwargs)
     if model_key not in models:
         raise MultiscaleConfigError(
-            f"multiscale model: unknown model_key {model_key!r}; "
-            f"choose one of {list(models.keys())}"
+            f"multiscale model: unknown model_key {model_key!r}; choose one of {list(models.keys())}"
         )
     return models[model_key]
 
@@ -192,7 +189,5 @@ def MultiscaleGraphModel(model_key: str = SUM_KEY, **kwargs) -> GraphModel:
 def _metadata_config(cfg: Dict) -> Dict:
     # the keys nequip's GraphModel turns into exported metadata
     return {
-        key: cfg[key]
-        for key in ("model_dtype", "type_names", "r_max", "per_edge_type_cutoff")
-        if key in cfg
+        key: cfg[key] for key in ("model_dtype", "type_names", "r_max", "per_edge_type_cutoff") if key in cfg
     }

@@ -48,13 +48,11 @@ class PruneEdges(GraphModuleMixin, torch.nn.Module):
     def forward(self, data: AtomicDataDict.Type) -> AtomicDataDict.Type:
         data = data.copy()
         with torch.no_grad():
-            lengths = with_edge_vectors_(data.copy(), with_lengths=True)[
-                AtomicDataDict.EDGE_LENGTH_KEY
-            ].view(-1)
+            lengths = with_edge_vectors_(data.copy(), with_lengths=True)[AtomicDataDict.EDGE_LENGTH_KEY].view(
+                -1
+            )
             keep = torch.nonzero(lengths < self.r_max).view(-1)
-        data[AtomicDataDict.EDGE_INDEX_KEY] = torch.index_select(
-            data[AtomicDataDict.EDGE_INDEX_KEY], 1, keep
-        )
+        data[AtomicDataDict.EDGE_INDEX_KEY] = torch.index_select(data[AtomicDataDict.EDGE_INDEX_KEY], 1, keep)
         if AtomicDataDict.EDGE_CELL_SHIFT_KEY in data:
             data[AtomicDataDict.EDGE_CELL_SHIFT_KEY] = torch.index_select(
                 data[AtomicDataDict.EDGE_CELL_SHIFT_KEY], 0, keep

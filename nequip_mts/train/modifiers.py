@@ -69,9 +69,7 @@ class SlowStiffness(BaseModifier):
         hvps = []
         for _ in range(self.num_probes):
             probe = torch.randn_like(slow_forces)
-            (hvp,) = torch.autograd.grad(
-                (slow_forces * probe).sum(), pos, create_graph=True
-            )
+            (hvp,) = torch.autograd.grad((slow_forces * probe).sum(), pos, create_graph=True)
             hvps.append(hvp)
         hvp = torch.cat(hvps, dim=-1)
         return hvp, torch.zeros_like(hvp)

@@ -27,9 +27,7 @@ class NumNeighborsWithin(BaseModifier):
         self.r_max = float(r_max)
 
     def _func(self, data: AtomicDataDict.Type) -> torch.Tensor:
-        lengths = with_edge_vectors_(data.copy(), with_lengths=True)[
-            AtomicDataDict.EDGE_LENGTH_KEY
-        ].view(-1)
+        lengths = with_edge_vectors_(data.copy(), with_lengths=True)[AtomicDataDict.EDGE_LENGTH_KEY].view(-1)
         centers = data[AtomicDataDict.EDGE_INDEX_KEY][0][lengths < self.r_max]
         num_atoms = data[AtomicDataDict.POSITIONS_KEY].shape[0]
         return torch.bincount(centers, minlength=num_atoms)

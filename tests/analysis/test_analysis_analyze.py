@@ -33,7 +33,8 @@ def synthetic_run(seed, n_frames=600, with_time=True, final_off_grid=True):
     cell = np.eye(3) * LENGTH
     sigma = np.sqrt(2 * D_TRUE * DT_FS / 1000.0)
     x = rng.uniform(0, LENGTH, size=(1, n, 3)) + np.concatenate(
-        [np.zeros((1, n, 3)), np.cumsum(rng.normal(scale=sigma, size=(n_frames - 1, n, 3)), axis=0)])
+        [np.zeros((1, n, 3)), np.cumsum(rng.normal(scale=sigma, size=(n_frames - 1, n, 3)), axis=0)]
+    )
     period = np.r_[np.full(N_O, PERIOD_O), np.full(N_H, PERIOD_H)][:, None]
     phase = rng.uniform(0, 2 * np.pi, size=(n, 3))
     frames = []
@@ -68,13 +69,27 @@ def write_mts_log(path, slope_mev_atom_ps, n_lines=400, dt_fs=1.0, seed=0, resta
     """
     rng = np.random.default_rng(seed)
     header = "%-12s %14s %14s %14s %9s %14s %12s" % (
-        "Time[fs]", "Etot[eV]", "Epot[eV]", "Ekin[eV]", "T[K]", "Econs[eV]", "Drift[meV/at]")
+        "Time[fs]",
+        "Etot[eV]",
+        "Epot[eV]",
+        "Ekin[eV]",
+        "T[K]",
+        "Econs[eV]",
+        "Drift[meV/at]",
+    )
     t = np.arange(n_lines) * dt_fs
     drift = slope_mev_atom_ps * t / 1000.0 + rng.normal(scale=1e-3, size=n_lines)
 
     def line(k, value):
         return "%-12.3f %14.6f %14.6f %14.6f %9.2f %14.6f %12.4f" % (
-            t[k], -100.0, -110.0, 10.0, 300.0, -100.0 + value * 1e-3 * N_O, value)
+            t[k],
+            -100.0,
+            -110.0,
+            10.0,
+            300.0,
+            -100.0 + value * 1e-3 * N_O,
+            value,
+        )
 
     if restart_at is None:
         lines = [header] + [line(k, drift[k]) for k in range(n_lines)]
@@ -110,9 +125,29 @@ def results(tmp_path_factory):
     write_mts_log(tmp / "nve.log", slope_mev_atom_ps=0.8, restart_at=200)
     write_ase_log(tmp / "ase.log", slope_mev_atom_ps=-0.3, n_atoms=N_O + N_H)
     out = tmp / "out"
-    analyze([tmp / "a.traj", tmp / "b.extxyz", "--log", tmp / "nve.log", tmp / "ase.log",
-             "-o", out, "--rmax", 5.0, "--nbins", 25, "--band", 3000, 4000, "--band", 1200, 2000,
-             "--compare-rmin", 1.0])
+    analyze(
+        [
+            tmp / "a.traj",
+            tmp / "b.extxyz",
+            "--log",
+            tmp / "nve.log",
+            tmp / "ase.log",
+            "-o",
+            out,
+            "--rmax",
+            5.0,
+            "--nbins",
+            25,
+            "--band",
+            3000,
+            4000,
+            "--band",
+            1200,
+            2000,
+            "--compare-rmin",
+            1.0,
+        ]
+    )
     data = json.loads((out / "results.json").read_text())
     return tmp, out, data
 
@@ -159,8 +194,12 @@ def ideal_gas_run(seed, n_frames=200):
     rng = np.random.default_rng(seed)
     frames = []
     for k in range(n_frames):
-        atoms = Atoms("O" * N_O + "H" * N_H, positions=rng.uniform(0, LENGTH, size=(N_O + N_H, 3)),
-                      cell=np.eye(3) * LENGTH, pbc=True)
+        atoms = Atoms(
+            "O" * N_O + "H" * N_H,
+            positions=rng.uniform(0, LENGTH, size=(N_O + N_H, 3)),
+            cell=np.eye(3) * LENGTH,
+            pbc=True,
+        )
         atoms.info[TIME_KEY] = k * 10.0
         frames.append(atoms)
     return frames
@@ -169,8 +208,21 @@ def ideal_gas_run(seed, n_frames=200):
 def test_ideal_gas_rdf_and_noise(tmp_path):
     write(tmp_path / "a.extxyz", ideal_gas_run(10))
     write(tmp_path / "b.extxyz", ideal_gas_run(11))
-    analyze([tmp_path / "a.extxyz", tmp_path / "b.extxyz", "-o", tmp_path / "out", "--no-plots",
-             "--rmax", 5.0, "--nbins", 25, "--compare-rmin", 1.0])
+    analyze(
+        [
+            tmp_path / "a.extxyz",
+            tmp_path / "b.extxyz",
+            "-o",
+            tmp_path / "out",
+            "--no-plots",
+            "--rmax",
+            5.0,
+            "--nbins",
+            25,
+            "--compare-rmin",
+            1.0,
+        ]
+    )
     data = json.loads((tmp_path / "out" / "results.json").read_text())
     (comparison,) = data["comparisons"]
     assert (comparison["a"], comparison["b"]) == ("a", "b")
@@ -221,8 +273,22 @@ def test_dt_fallback_gives_the_same_numbers(tmp_path):
 
 def test_equilibration_and_stride(tmp_path):
     write(tmp_path / "t.traj", synthetic_run(2, n_frames=300))
-    analyze([tmp_path / "t.traj", "-o", tmp_path, "--no-plots", "--equilibration-ps", 0.1,
-             "--stride", 2, "--rmax", 5.0, "--nbins", 25])
+    analyze(
+        [
+            tmp_path / "t.traj",
+            "-o",
+            tmp_path,
+            "--no-plots",
+            "--equilibration-ps",
+            0.1,
+            "--stride",
+            2,
+            "--rmax",
+            5.0,
+            "--nbins",
+            25,
+        ]
+    )
     run = json.loads((tmp_path / "results.json").read_text())["runs"]["t"]
     # 300 frames 2 fs apart from t = 100 fs: drop t < 200 fs (50 frames), keep every 2nd
     assert run["frames_discarded"] == 50 and run["n_frames"] == 125

@@ -53,8 +53,7 @@ def test_from_frames_unwraps_and_removes_com_drift():
     x = random_walk(d_true, dt, nf, n, seed=3)
     x += (np.arange(nf) * 0.05)[:, None, None]  # whole-box drift of 0.05 Å per frame
     cell = np.eye(3) * 12.0
-    frames = [Atoms("OH2" * (n // 3), positions=wrap_positions(p, cell), cell=cell, pbc=True)
-              for p in x]
+    frames = [Atoms("OH2" * (n // 3), positions=wrap_positions(p, cell), cell=cell, pbc=True) for p in x]
     kw = dict(window_ps=(0.5, 2.0), n_blocks=4)
     res = self_diffusion_from_frames(frames, dt, symbols="O", **kw)
     assert res.D == pytest.approx(d_true, rel=0.15)

@@ -73,14 +73,17 @@ def test_drift_from_the_projects_own_mtslogger_log(tmp_path):
     atoms = bulk("Cu", cubic=True).repeat((2, 2, 2))
     atoms.rattle(0.05, seed=0)
     atoms.calc = MTSCalculator.from_full_and_fast(EMT(), EMT())
-    dyn = LangevinRESPA(atoms, 4 * units.fs, inner_steps=2, temperature_K=600,
-                        friction=0.05 / units.fs, rng=1)
+    dyn = LangevinRESPA(
+        atoms, 4 * units.fs, inner_steps=2, temperature_K=600, friction=0.05 / units.fs, rng=1
+    )
     path = tmp_path / "md.log"
     logger = MTSLogger(dyn, atoms, str(path), mode="w")
     dyn.attach(logger, interval=1)
     times, econs = [], []
-    dyn.attach(lambda: (times.append(dyn.get_time() / units.fs), econs.append(dyn.get_conserved_energy())),
-               interval=1)
+    dyn.attach(
+        lambda: (times.append(dyn.get_time() / units.fs), econs.append(dyn.get_conserved_energy())),
+        interval=1,
+    )
     dyn.run(150)
     logger.close()
 
@@ -109,8 +112,10 @@ def test_read_md_log_formats_and_restarts(tmp_path):
     assert drift_from_log(mts).slope > 0
 
     per_atom = tmp_path / "ase_peratom.log"
-    per_atom.write_text("Time[ps]  Etot/N[eV]  Epot/N[eV]  Ekin/N[eV]  T[K]\n"
-                        + "".join(f"{0.001 * k:.4f} {-3 + 1e-4 * k:.4f} -3.1 0.1 300\n" for k in range(20)))
+    per_atom.write_text(
+        "Time[ps]  Etot/N[eV]  Epot/N[eV]  Ekin/N[eV]  T[K]\n"
+        + "".join(f"{0.001 * k:.4f} {-3 + 1e-4 * k:.4f} -3.1 0.1 300\n" for k in range(20))
+    )
     res = drift_from_log(per_atom)  # per-atom energies: no atom count needed
     assert res.slope == pytest.approx(100.0, rel=1e-6)  # 1e-4 eV/atom per fs = 100 meV/atom/ps
 

@@ -91,7 +91,7 @@ def test_own_periodic_images_are_intermolecular():
     n_oh = running_coordination(r, full["OH"] - inter["OH"], 2 / box.get_volume())
     assert n_oh[-1] == pytest.approx(2.0, abs=1e-9)
     np.testing.assert_array_equal(full["OO"], inter["OO"])
-    assert inter["OO"][np.searchsorted(r, 3.3) - 1: np.searchsorted(r, 3.3) + 1].sum() > 0
+    assert inter["OO"][np.searchsorted(r, 3.3) - 1 : np.searchsorted(r, 3.3) + 1].sum() > 0
 
 
 def test_group_pairs_in_a_mixture():

@@ -31,7 +31,9 @@ def figures(monkeypatch):
 
 
 def _lines(ax):
-    return {line.get_label(): line.get_xydata() for line in ax.get_lines() if not line.get_label().startswith("_")}
+    return {
+        line.get_label(): line.get_xydata() for line in ax.get_lines() if not line.get_label().startswith("_")
+    }
 
 
 def test_all_plots(tmp_path, figures):
@@ -45,12 +47,17 @@ def test_all_plots(tmp_path, figures):
     plots.plot_vdos({"baseline": (w, d), "MTS": (w, np.roll(d, 5))}, tmp_path / "vdos.png")
 
     t = np.linspace(0, 5, 100)
-    plots.plot_msd({"baseline": (t, 1.5 * t), "MTS": (t, 1.6 * t)}, tmp_path / "msd.png",
-                   fits={"baseline": (0.25, (1.0, 4.0))})
+    plots.plot_msd(
+        {"baseline": (t, 1.5 * t), "MTS": (t, 1.6 * t)},
+        tmp_path / "msd.png",
+        fits={"baseline": (0.25, (1.0, 4.0))},
+    )
 
-    plots.plot_drift_vs_outer_step({"MTS": ([1, 2, 3, 4], [0.01, 0.02, 0.05, 0.4],
-                                            [0.005, 0.005, 0.01, 0.05])},
-                                   tmp_path / "drift.png", reference=0.01)
+    plots.plot_drift_vs_outer_step(
+        {"MTS": ([1, 2, 3, 4], [0.01, 0.02, 0.05, 0.4], [0.005, 0.005, 0.01, 0.05])},
+        tmp_path / "drift.png",
+        reference=0.01,
+    )
     for name in ("rdf", "vdos", "msd", "drift"):
         assert _is_png(tmp_path / f"{name}.png"), name
 

@@ -44,10 +44,10 @@ def test_fcc_shells_and_coordination():
     assert r1 == pytest.approx(a / np.sqrt(2), abs=0.02)
     n = running_coordination(r, g, number_density(atoms, "Cu"))
     upper = r + 0.5 * (r[1] - r[0])
-    assert n[np.searchsorted(upper, 3.0)] == pytest.approx(12.0, abs=1e-9)   # first shell
-    assert n[np.searchsorted(upper, 4.0)] == pytest.approx(18.0, abs=1e-9)   # + 6 at a
-    assert n[np.searchsorted(upper, 4.8)] == pytest.approx(42.0, abs=1e-9)   # + 24 at a*sqrt(3/2)
-    assert n[np.searchsorted(upper, 5.3)] == pytest.approx(54.0, abs=1e-9)   # + 12 at a*sqrt(2)
+    assert n[np.searchsorted(upper, 3.0)] == pytest.approx(12.0, abs=1e-9)  # first shell
+    assert n[np.searchsorted(upper, 4.0)] == pytest.approx(18.0, abs=1e-9)  # + 6 at a
+    assert n[np.searchsorted(upper, 4.8)] == pytest.approx(42.0, abs=1e-9)  # + 24 at a*sqrt(3/2)
+    assert n[np.searchsorted(upper, 5.3)] == pytest.approx(54.0, abs=1e-9)  # + 12 at a*sqrt(2)
     assert np.all(g[r < 2.3] == 0.0)
 
 

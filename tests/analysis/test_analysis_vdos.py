@@ -30,8 +30,9 @@ def test_vacf_matches_direct_sum():
     rng = np.random.default_rng(3)
     v = rng.normal(size=(50, 200, 3))  # > one 128-atom FFT chunk
     m = rng.uniform(1, 16, size=200)
-    direct = np.array([np.mean(np.einsum("tai,tai,a->t", v[: 50 - k], v[k:], m)) / m.sum()
-                       for k in range(20)])
+    direct = np.array(
+        [np.mean(np.einsum("tai,tai,a->t", v[: 50 - k], v[k:], m)) / m.sum() for k in range(20)]
+    )
     np.testing.assert_allclose(vacf(v, masses=m, max_lag=19, normalize=False), direct, rtol=1e-10)
 
 
@@ -52,8 +53,12 @@ def test_mass_weighting_equipartition():
     """O and H oscillators at equal kinetic energy: mass weighting gives equal band areas."""
     dt, nf = 0.5, 8000
     m_h, m_o = 1.008, 15.999
-    v_h = oscillator_velocities(9.5, dt, nf, 20, seed=2, amp=np.full(20, 1 / np.sqrt(m_h)) / (2 * np.pi / 9.5))
-    v_o = oscillator_velocities(50.0, dt, nf, 20, seed=3, amp=np.full(20, 1 / np.sqrt(m_o)) / (2 * np.pi / 50.0))
+    v_h = oscillator_velocities(
+        9.5, dt, nf, 20, seed=2, amp=np.full(20, 1 / np.sqrt(m_h)) / (2 * np.pi / 9.5)
+    )
+    v_o = oscillator_velocities(
+        50.0, dt, nf, 20, seed=3, amp=np.full(20, 1 / np.sqrt(m_o)) / (2 * np.pi / 50.0)
+    )
     v = np.concatenate([v_h, v_o], axis=1)
     masses = np.r_[np.full(20, m_h), np.full(20, m_o)]
 

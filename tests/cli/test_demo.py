@@ -17,8 +17,20 @@ pytestmark = [
 
 
 def demo(tmp_path, *args):
-    cmd = [sys.executable, "-m", "nequip_mts", "demo", "--replicate", "1", "1", "1",
-           "--workdir", str(tmp_path), "--no-progress", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "nequip_mts",
+        "demo",
+        "--replicate",
+        "1",
+        "1",
+        "1",
+        "--workdir",
+        str(tmp_path),
+        "--no-progress",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 

@@ -15,7 +15,9 @@ def test_training_runs_both_stages_and_prints_per_part_test_metrics(trained_mult
         assert metric in log
 
 
-def test_compiled_parts_reproduce_compiled_sum_and_eager_checkpoint(trained_multiscale, deployed_ase, tmp_path):
+def test_compiled_parts_reproduce_compiled_sum_and_eager_checkpoint(
+    trained_multiscale, deployed_ase, tmp_path
+):
     from emt_data import make_emt_alloy
     from nequip.integrations.ase import NequIPCalculator
     from nequip.model.inference_models.compiled import load_compiled_model
@@ -29,7 +31,10 @@ def test_compiled_parts_reproduce_compiled_sum_and_eager_checkpoint(trained_mult
     _, fast_meta = load_compiled_model(meta["fast"]["path"], device="cpu")
     assert float(fast_meta["r_max"]) == R_FAST  # the compiled fast model carries its own cutoff
 
-    calcs = {part: NequIPCalculator.from_compiled_model(meta[part]["path"], device="cpu") for part in ("fast", "slow", "sum")}
+    calcs = {
+        part: NequIPCalculator.from_compiled_model(meta[part]["path"], device="cpu")
+        for part in ("fast", "slow", "sum")
+    }
     calcs["eager"] = saved_model_calculator(checkpoint)
     # held-out frames: a new trajectory the model never saw
     held_out = read(make_emt_alloy(tmp_path / "held_out.xyz", num_frames=4, seed=11), index=":")
@@ -51,8 +56,10 @@ def test_deploy_refuses_a_checkpoint_that_is_not_multiscale(emt_dataset, tmp_pat
     run_command(
         [
             _bin("nequip-train"),
-            "-cp", str(ROOT / "tests" / "deploy"),
-            "-cn", "single_model",
+            "-cp",
+            str(ROOT / "tests" / "deploy"),
+            "-cn",
+            "single_model",
             f"data_file={emt_dataset}",
             f"hydra.run.dir={tmp_path / 'out'}",
         ],
@@ -62,7 +69,8 @@ def test_deploy_refuses_a_checkpoint_that_is_not_multiscale(emt_dataset, tmp_pat
 
     proc = subprocess.run(
         [_bin("nequip-mts-deploy"), str(tmp_path / "out" / "last.ckpt"), str(tmp_path / "deployed")],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 2
     assert "is not a nequip-mts multiscale model" in proc.stderr

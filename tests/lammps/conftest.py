@@ -45,9 +45,10 @@ def toy_models(tmp_path_factory):
 
     cache = os.environ.get("NEQUIP_MTS_LAMMPS_TEST_MODELS")
     root = Path(cache) if cache else tmp_path_factory.mktemp("lammps_models")
-    if not (root / "pair_allegro" / "mts_deploy.json").exists() or not (
-        root / "ase" / "mts_deploy.json"
-    ).exists():
+    if (
+        not (root / "pair_allegro" / "mts_deploy.json").exists()
+        or not (root / "ase" / "mts_deploy.json").exists()
+    ):
         make_toy_deploy(root, r_fast=R_FAST, r_slow=R_SLOW, type_names=TYPE_NAMES, parallel=2)
     return root
 

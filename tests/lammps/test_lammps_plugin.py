@@ -214,8 +214,13 @@ def test_respa_nve_matches_reference_integrator(lammps_plugin, lmp_deploy, ase_d
     settings = MDSettings(ensemble="nve", timestep_fs=dt_fs, inner_steps=k, steps=n_outer, loginterval=10)
     # small skin: several list rebuilds (and re-trims) during the run
     text = lammps_input(
-        meta_l, tmp_path / "s.data", settings, plugin=lammps_plugin,
-        skin=0.4, dump_every=n_outer, dump_file="traj.dump",
+        meta_l,
+        tmp_path / "s.data",
+        settings,
+        plugin=lammps_plugin,
+        skin=0.4,
+        dump_every=n_outer,
+        dump_file="traj.dump",
     )
     text = text.replace("thermo_modify   format float %.10g", "thermo_modify   format float %.15g")
     _, out = run_lmp(text, tmp_path)
@@ -316,7 +321,10 @@ def _error_run(tmp_path, lammps_plugin, meta, pair_lines, newton="on"):
 def test_error_missing_model_file(lammps_plugin, lmp_deploy, tmp_path):
     meta = _meta(lmp_deploy)
     out = _error_run(
-        tmp_path, lammps_plugin, meta, "pair_style allegro/mts\npair_coeff * * /nonexistent/m.nequip.pt2 Cu Ag\n"
+        tmp_path,
+        lammps_plugin,
+        meta,
+        "pair_style allegro/mts\npair_coeff * * /nonexistent/m.nequip.pt2 Cu Ag\n",
     )
     assert "ERROR" in out and "cannot open model file '/nonexistent/m.nequip.pt2'" in out
 
@@ -324,7 +332,10 @@ def test_error_missing_model_file(lammps_plugin, lmp_deploy, tmp_path):
 def test_error_wrong_type_names(lammps_plugin, lmp_deploy, tmp_path):
     meta = _meta(lmp_deploy)
     out = _error_run(
-        tmp_path, lammps_plugin, meta, f"pair_style allegro/mts\npair_coeff * * {meta['fast']['path']} Cu Au\n"
+        tmp_path,
+        lammps_plugin,
+        meta,
+        f"pair_style allegro/mts\npair_coeff * * {meta['fast']['path']} Cu Au\n",
     )
     assert "ERROR" in out and "type name 'Au'" in out and "[Cu Ag]" in out
 
@@ -352,7 +363,10 @@ def test_error_newton_off(lammps_plugin, lmp_deploy, tmp_path):
 def test_error_model_compiled_for_ase(lammps_plugin, lmp_deploy, ase_deploy, tmp_path):
     meta, meta_a = _meta(lmp_deploy), _meta(ase_deploy)
     out = _error_run(
-        tmp_path, lammps_plugin, meta, f"pair_style allegro/mts\npair_coeff * * {meta_a['fast']['path']} Cu Ag\n"
+        tmp_path,
+        lammps_plugin,
+        meta,
+        f"pair_style allegro/mts\npair_coeff * * {meta_a['fast']['path']} Cu Ag\n",
     )
     assert "ERROR" in out and "--target pair_allegro" in out
 
@@ -366,29 +380,32 @@ def test_cli_write_input_and_print_path(lammps_plugin, lmp_deploy, tmp_path, cap
     from nequip_mts.cli.main import main
 
     ase.io.write(tmp_path / "s.xyz", _structure(size=2))
-    assert main(
-        [
-            "write-lammps-input",
-            str(lmp_deploy),
-            str(tmp_path / "s.xyz"),
-            "-o",
-            str(tmp_path / "run"),
-            "--ensemble",
-            "langevin",
-            "--temperature-K",
-            "300",
-            "--timestep-fs",
-            "3",
-            "-K",
-            "3",
-            "--steps",
-            "6",
-            "--init-temperature-K",
-            "300",
-            "--plugin",
-            str(lammps_plugin),
-        ]
-    ) == 0
+    assert (
+        main(
+            [
+                "write-lammps-input",
+                str(lmp_deploy),
+                str(tmp_path / "s.xyz"),
+                "-o",
+                str(tmp_path / "run"),
+                "--ensemble",
+                "langevin",
+                "--temperature-K",
+                "300",
+                "--timestep-fs",
+                "3",
+                "-K",
+                "3",
+                "--steps",
+                "6",
+                "--init-temperature-K",
+                "300",
+                "--plugin",
+                str(lammps_plugin),
+            ]
+        )
+        == 0
+    )
     script = (tmp_path / "run" / "in.respa_langevin").read_text()
     assert "run_style       respa 2 3 hybrid 1 2" in script
     assert "pair_style      hybrid/overlay allegro/mts allegro/mts" in script
@@ -437,9 +454,13 @@ def test_deployed_multiscale_sum_equals_parts(lammps_plugin, deployed_lammps, de
     ):
         wd = tmp_path / label
         wd.mkdir()
-        text = header("../s.data", lammps_plugin) + pair + (
-            "dump d all custom 1 f.dump id fx fy fz\ndump_modify d sort id format float %.15g\n"
-            "thermo_style custom step pe\nthermo_modify format float %.15g\nrun 0\n"
+        text = (
+            header("../s.data", lammps_plugin)
+            + pair
+            + (
+                "dump d all custom 1 f.dump id fx fy fz\ndump_modify d sort id format float %.15g\n"
+                "thermo_style custom step pe\nthermo_modify format float %.15g\nrun 0\n"
+            )
         )
         _, out = run_lmp(text, wd)
         frame = read_dump(wd / "f.dump")[0]

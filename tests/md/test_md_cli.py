@@ -47,10 +47,20 @@ def emt_provider(monkeypatch):
 
 def _args(tmp_path, structure, *extra):
     return [
-        str(structure), str(tmp_path / "deployed"),
-        "--timestep-fs", "2", "--inner-steps", "2",
-        "--trajectory", str(tmp_path / "md.traj"), "--log", str(tmp_path / "md.log"),
-        "--loginterval", "5", "--no-progress", *extra,
+        str(structure),
+        str(tmp_path / "deployed"),
+        "--timestep-fs",
+        "2",
+        "--inner-steps",
+        "2",
+        "--trajectory",
+        str(tmp_path / "md.traj"),
+        "--log",
+        str(tmp_path / "md.log"),
+        "--loginterval",
+        "5",
+        "--no-progress",
+        *extra,
     ]
 
 
@@ -61,13 +71,13 @@ def _log_rows(path):
 
 @pytest.mark.parametrize("ensemble", ["nve", "langevin", "bussi"])
 def test_md_command_writes_log_and_trajectory(tmp_path, structure, emt_provider, ensemble):
-    rc = md_main(_args(tmp_path, structure, "--ensemble", ensemble, "--temperature-K", "300",
-                           "--steps", "20"))
+    rc = md_main(
+        _args(tmp_path, structure, "--ensemble", ensemble, "--temperature-K", "300", "--steps", "20")
+    )
     assert rc == 0
     assert emt_provider == [(str(tmp_path / "deployed"), "cpu")]
     header = (tmp_path / "md.log").read_text().splitlines()[0].split()
-    assert header == ["Time[fs]", "Etot[eV]", "Epot[eV]", "Ekin[eV]", "T[K]", "Econs[eV]",
-                      "Drift[meV/at]"]
+    assert header == ["Time[fs]", "Etot[eV]", "Epot[eV]", "Ekin[eV]", "T[K]", "Econs[eV]", "Drift[meV/at]"]
     rows = _log_rows(tmp_path / "md.log")
     assert np.allclose(rows[:, 0], [0, 10, 20, 30, 40])
     assert np.all(rows[:, 4] > 0)
@@ -98,9 +108,8 @@ def test_restart_continues_from_last_frame(tmp_path, structure, emt_provider):
 
 
 def test_time_and_inner_timestep_options(tmp_path, structure, emt_provider):
-    args = _args(tmp_path, structure, "--ensemble", "nve", "--temperature-K", "300",
-                 "--time-ps", "0.02")
-    args[args.index("--inner-steps"):args.index("--inner-steps") + 2] = ["--inner-timestep-fs", "0.5"]
+    args = _args(tmp_path, structure, "--ensemble", "nve", "--temperature-K", "300", "--time-ps", "0.02")
+    args[args.index("--inner-steps") : args.index("--inner-steps") + 2] = ["--inner-timestep-fs", "0.5"]
     assert md_main(args) == 0
     frames = Trajectory(str(tmp_path / "md.traj"))
     assert frames[-1].info["md_time_fs"] == pytest.approx(20.0)
@@ -128,10 +137,10 @@ def test_bad_input_gives_a_clear_error(tmp_path, structure, emt_provider, capsys
         args.remove("300")
     if extra[0] == "--inner-timestep-fs":
         i = args.index("--inner-steps")
-        del args[i:i + 2]
+        del args[i : i + 2]
     if extra[0] in ("--inner-steps", "--timestep-fs"):
         i = args.index(extra[0])
-        del args[i:i + 2]
+        del args[i : i + 2]
     assert md_main(args + list(extra)) == 2
     assert message in capsys.readouterr().err
 
@@ -166,8 +175,9 @@ def test_blow_up_exits_with_the_step(tmp_path, structure, monkeypatch, capsys):
         return MTSCalculator.from_calculators(HarmonicAnchors(anchors, -30.0), EMT())
 
     monkeypatch.setattr(md_cli, "load_provider", load)
-    rc = md_main(_args(tmp_path, structure, "--steps", "500", "--temperature-K", "300",
-                           "--max-temperature-K", "2000"))
+    rc = md_main(
+        _args(tmp_path, structure, "--steps", "500", "--temperature-K", "300", "--max-temperature-K", "2000")
+    )
     err = capsys.readouterr().err
     assert rc == 3
     assert "MD became unstable at step" in err and "last good frame saved" in err
@@ -178,8 +188,9 @@ def test_blow_up_exits_with_the_step(tmp_path, structure, monkeypatch, capsys):
 def test_registers_md_subcommand():
     parser = argparse.ArgumentParser()
     md_cli.add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["md", "a.xyz", "deployed", "--timestep-fs", "2", "--inner-steps", "4",
-                              "--steps", "10"])
+    args = parser.parse_args(
+        ["md", "a.xyz", "deployed", "--timestep-fs", "2", "--inner-steps", "4", "--steps", "10"]
+    )
     assert args.func is md_cli.run and args.inner_steps == 4 and args.ensemble == "langevin"
 
 
@@ -204,10 +215,23 @@ def test_md_command_on_deployed_models(tmp_path, deployed_ase):
     atoms.rattle(0.05, seed=0)
     write(tmp_path / "start.xyz", atoms)
     args = [
-        str(tmp_path / "start.xyz"), str(deployed_ase), "--ensemble", "langevin",
-        "--temperature-K", "300", "--timestep-fs", "2", "--inner-steps", "2",
-        "--trajectory", str(tmp_path / "md.traj"), "--log", str(tmp_path / "md.log"),
-        "--loginterval", "2", "--no-progress",
+        str(tmp_path / "start.xyz"),
+        str(deployed_ase),
+        "--ensemble",
+        "langevin",
+        "--temperature-K",
+        "300",
+        "--timestep-fs",
+        "2",
+        "--inner-steps",
+        "2",
+        "--trajectory",
+        str(tmp_path / "md.traj"),
+        "--log",
+        str(tmp_path / "md.log"),
+        "--loginterval",
+        "2",
+        "--no-progress",
     ]
     assert md_main(args + ["--steps", "4"]) == 0
     assert md_main(args + ["--steps", "6", "--restart"]) == 0

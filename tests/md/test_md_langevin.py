@@ -25,11 +25,18 @@ def test_k1_matches_ase_baoab_step_for_step(fluid):
 
     dt = 0.5 * units.fs
     mts = LangevinRESPA(
-        mts_atoms, dt, 1, temperature_K=temperature, friction=friction,
+        mts_atoms,
+        dt,
+        1,
+        temperature_K=temperature,
+        friction=friction,
         rng=np.random.default_rng(42),
     )
     ref = LangevinBAOAB(
-        ref_atoms, dt, temperature_K=temperature, T_tau=1.0 / friction,
+        ref_atoms,
+        dt,
+        temperature_K=temperature,
+        T_tau=1.0 / friction,
         rng=np.random.default_rng(42),
     )
     for _ in range(200):
@@ -62,9 +69,7 @@ def _conserved_drift(timestep_fs, duration_fs=300.0):
     atoms, fast, slow = diatomic_fluid(n_molecules=8, temperature_K=300.0, seed=0)
     thermalize_momenta(atoms, temperature_K=1000, rng=np.random.default_rng(0))
     atoms.calc = MTSCalculator.from_calculators(fast, slow)
-    dyn = LangevinRESPA(
-        atoms, timestep_fs * units.fs, 4, temperature_K=300, friction=0.02 / units.fs, rng=0
-    )
+    dyn = LangevinRESPA(atoms, timestep_fs * units.fs, 4, temperature_K=300, friction=0.02 / units.fs, rng=0)
     start = dyn.get_conserved_energy()
     dyn.run(round(duration_fs / timestep_fs))
     return dyn.get_conserved_energy() - start, dyn.transferred_energy
@@ -104,9 +109,7 @@ def test_harmonic_position_variance_is_kT_over_k():
     atoms, fast, slow, sites = anchored_atoms(100, k_fast, k_slow)
     thermalize_momenta(atoms, temperature_K=temperature, rng=np.random.default_rng(1))
     atoms.calc = MTSCalculator.from_calculators(fast, slow)
-    dyn = LangevinRESPA(
-        atoms, 2 * units.fs, 4, temperature_K=temperature, friction=0.2 / units.fs, rng=8
-    )
+    dyn = LangevinRESPA(atoms, 2 * units.fs, 4, temperature_K=temperature, friction=0.2 / units.fs, rng=8)
     dyn.run(500)
     samples = []
     dyn.attach(lambda: samples.append(np.mean((atoms.positions - sites) ** 2)))
@@ -126,9 +129,7 @@ def test_mean_temperature_of_128_atom_fluid():
     temperature = 300.0
     atoms, fast, slow = diatomic_fluid(n_molecules=64, temperature_K=temperature, seed=3)
     atoms.calc = MTSCalculator.from_calculators(fast, slow)
-    dyn = LangevinRESPA(
-        atoms, 1 * units.fs, 4, temperature_K=temperature, friction=0.05 / units.fs, rng=7
-    )
+    dyn = LangevinRESPA(atoms, 1 * units.fs, 4, temperature_K=temperature, friction=0.05 / units.fs, rng=7)
     dyn.run(1000)
     temps = []
     dyn.attach(lambda: temps.append(atoms.get_temperature()))

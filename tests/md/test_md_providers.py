@@ -42,9 +42,7 @@ def test_full_minus_fast():
     atoms.rattle(0.05, seed=3)
     assert atoms.get_potential_energy() == pytest.approx(full.get_potential_energy(atoms))
     assert np.allclose(atoms.get_forces(), full.get_forces(atoms))
-    assert np.allclose(
-        atoms.calc.get_slow_forces(atoms), full.get_forces(atoms) - fast.get_forces(atoms)
-    )
+    assert np.allclose(atoms.calc.get_slow_forces(atoms), full.get_forces(atoms) - fast.get_forces(atoms))
     assert atoms.calc.get_slow_energy(atoms) == pytest.approx(
         full.get_potential_energy(atoms) - fast.get_potential_energy(atoms)
     )
@@ -231,8 +229,9 @@ def test_from_checkpoint_builds_fast_and_slow(monkeypatch, tmp_path):
     RESPA(atoms, 1 * units.fs, 2).run(2)
 
     monkeypatch.setattr(
-        load_utils, "load_saved_model", lambda p, compile_mode, model_key: torch.nn.ModuleDict(
-            {"sole_model": models["fast"]})[model_key]
+        load_utils,
+        "load_saved_model",
+        lambda p, compile_mode, model_key: torch.nn.ModuleDict({"sole_model": models["fast"]})[model_key],
     )
     (tmp_path / "single.ckpt").write_bytes(b"stands in for a single-model checkpoint")
     with pytest.raises(ValueError, match="'fast' and 'slow'"):

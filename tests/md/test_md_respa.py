@@ -121,12 +121,12 @@ def test_resonance_near_half_the_fast_period(fluid):
     atoms, fast, slow = fluid
     period = bond_period(atoms)
     h = period / 50
-    errors = {
-        k: nve_energy_error(atoms, fast, slow, k * h, k, 1000 * units.fs)[0] for k in (20, 24, 25)
-    }
+    errors = {k: nve_energy_error(atoms, fast, slow, k * h, k, 1000 * units.fs)[0] for k in (20, 24, 25)}
     expected = {k: errors[20] * (k / 20) ** 2 for k in (24, 25)}  # dt^2 scaling from 0.4 T
-    print("rms energy error (meV/atom): " + ", ".join(
-        f"{k / 50:.2f} T: {1e3 * e:.3g}" for k, e in errors.items()))
+    print(
+        "rms energy error (meV/atom): "
+        + ", ".join(f"{k / 50:.2f} T: {1e3 * e:.3g}" for k, e in errors.items())
+    )
     assert max(errors[24] / expected[24], errors[25] / expected[25]) > 10
 
 
@@ -179,7 +179,13 @@ def test_reports_conserved_energy_and_logs(fluid, tmp_path):
     )
     lines = log.read_text().splitlines()
     assert lines[0].split() == [
-        "Time[fs]", "Etot[eV]", "Epot[eV]", "Ekin[eV]", "T[K]", "Econs[eV]", "Drift[meV/at]"
+        "Time[fs]",
+        "Etot[eV]",
+        "Epot[eV]",
+        "Ekin[eV]",
+        "T[K]",
+        "Econs[eV]",
+        "Drift[meV/at]",
     ]
     rows = np.array([[float(x) for x in line.split()] for line in lines[1:]])
     assert np.allclose(rows[:, 0], [0, 5, 10, 15, 20])

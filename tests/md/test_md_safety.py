@@ -51,8 +51,7 @@ def test_runaway_temperature_stops_the_run(fluid, tmp_path):
     atoms.calc = MTSCalculator.from_calculators(runaway, slow)
     traj = tmp_path / "md.traj"
     with pytest.raises(MDInstabilityError, match=r"at step \d+: temperature .* exceeds 3000 K") as info:
-        run_md(atoms, nve(1.0, 2, 2000, loginterval=1), trajectory=str(traj),
-               max_temperature_K=3000)
+        run_md(atoms, nve(1.0, 2, 2000, loginterval=1), trajectory=str(traj), max_temperature_K=3000)
     last_good = read(last_good_path(traj))
     assert last_good.get_temperature() <= 3000
     assert last_good.info["md_step"] == info.value.step - 1
@@ -65,7 +64,8 @@ def test_energy_blow_up_from_too_long_a_step_stops_the_run(fluid, tmp_path):
     # a single inner step of 0.7 bond periods: velocity Verlet is unstable beyond T/pi
     dt = 0.7 * bond_period(atoms)
     with pytest.raises(MDInstabilityError, match="conserved energy drifted") as info:
-        run_md(atoms, nve(dt / units.fs, 1, 1000), trajectory=str(tmp_path / "a.traj"),
-               max_drift_per_atom=0.1)
+        run_md(
+            atoms, nve(dt / units.fs, 1, 1000), trajectory=str(tmp_path / "a.traj"), max_drift_per_atom=0.1
+        )
     assert 0 < info.value.step < 1000
     assert "step" in str(info.value)

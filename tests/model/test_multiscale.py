@@ -17,7 +17,9 @@ E, F, S = AtomicDataDict.TOTAL_ENERGY_KEY, AtomicDataDict.FORCE_KEY, AtomicDataD
 
 def build(fast=None, slow=None, **kwargs):
     return MultiscaleModel(
-        fast=fast if fast is not None else allegro_config(R_FAST, per_type_energy_shifts={"Au": -1.0, "Cu": -2.0}),
+        fast=fast
+        if fast is not None
+        else allegro_config(R_FAST, per_type_energy_shifts={"Au": -1.0, "Cu": -2.0}),
         slow=slow if slow is not None else allegro_config(R_SLOW),
         seed=7,
         model_dtype="float64",
@@ -53,7 +55,9 @@ def test_slow_part_is_exactly_zero_at_initialisation():
     ids=["allegro+allegro", "nequip+allegro", "allegro+nequip"],
 )
 def test_sum_equals_standalone_parts(fast_cfg, slow_cfg):
-    models = build(fast=fast_cfg(R_FAST, per_type_energy_shifts={"Au": -1.0, "Cu": -2.0}), slow=slow_cfg(R_SLOW))
+    models = build(
+        fast=fast_cfg(R_FAST, per_type_energy_shifts={"Au": -1.0, "Cu": -2.0}), slow=slow_cfg(R_SLOW)
+    )
     open_gate(models)
     total = models[SUM_KEY](alloy_graph(R_SLOW))
     # standalone parts on neighbour lists built at their own cutoffs
@@ -87,8 +91,12 @@ def test_zbl_in_the_fast_part_adds_the_analytic_pair_term():
     z = atoms.numbers
     a = 0.46850 / (z[i] ** 0.23 + z[j] ** 0.23)
     x = d / a
-    phi = (0.18175 * np.exp(-3.19980 * x) + 0.50986 * np.exp(-0.94229 * x)
-           + 0.28022 * np.exp(-0.40290 * x) + 0.02817 * np.exp(-0.20162 * x))
+    phi = (
+        0.18175 * np.exp(-3.19980 * x)
+        + 0.50986 * np.exp(-0.94229 * x)
+        + 0.28022 * np.exp(-0.40290 * x)
+        + 0.02817 * np.exp(-0.20162 * x)
+    )
     u = d / R_FAST  # nequip's polynomial envelope, p = 6
     envelope = 1 - 28 * u**6 + 48 * u**7 - 21 * u**8
     pair = 14.399645 * z[i] * z[j] / d * phi * envelope

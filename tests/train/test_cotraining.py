@@ -33,14 +33,21 @@ def emt_graphs(num=6):
         data[AtomicDataDict.ATOM_TYPE_KEY] = torch.tensor(
             [TYPE_NAMES.index(s) for s in atoms.get_chemical_symbols()], dtype=torch.long
         )
-        data[AtomicDataDict.TOTAL_ENERGY_KEY] = torch.tensor([[atoms.get_potential_energy()]], dtype=torch.float64)
+        data[AtomicDataDict.TOTAL_ENERGY_KEY] = torch.tensor(
+            [[atoms.get_potential_energy()]], dtype=torch.float64
+        )
         data[AtomicDataDict.FORCE_KEY] = torch.tensor(atoms.get_forces(), dtype=torch.float64)
         graphs.append(data)
     return graphs
 
 
 def mse(name, field, coeff):
-    return {"name": name, "field": field, "metric": {"_target_": "nequip.train.MeanSquaredError"}, "coeff": coeff}
+    return {
+        "name": name,
+        "field": field,
+        "metric": {"_target_": "nequip.train.MeanSquaredError"},
+        "coeff": coeff,
+    }
 
 
 def make_module(stage1_epochs, extra_loss=(), seed=3, module_class=MultiscaleLightningModule):
@@ -114,13 +121,19 @@ class _LoggedLossTerms(lightning.Callback):
         self.records.append((trainer.current_epoch, terms, slow_trainable))
 
 
-@pytest.mark.parametrize("module_class", [MultiscaleLightningModule, MultiscaleEMALightningModule], ids=["plain", "ema"])
+@pytest.mark.parametrize(
+    "module_class", [MultiscaleLightningModule, MultiscaleEMALightningModule], ids=["plain", "ema"]
+)
 def test_each_stage_minimises_its_own_loss(module_class):
     # the stage-2 loss has a term the stage-1 loss lacks; nequip's training step logs
     # the terms of the loss it minimises, so the logs show which loss each stage used
     fast_term = mse(
         "fast_forces_mse",
-        {"_target_": "nequip.data.MappedFieldModifier", "pred_field": "fast_forces", "target_field": "forces"},
+        {
+            "_target_": "nequip.data.MappedFieldModifier",
+            "pred_field": "fast_forces",
+            "target_field": "forces",
+        },
         0.5,
     )
     recorder = _LoggedLossTerms()
@@ -187,12 +200,19 @@ def test_stiffness_penalty_lowers_slow_hessian_vector_norm():
 
 def test_slow_force_penalty_lowers_slow_forces():
     graphs = emt_graphs()
-    penalty = mse("slow_forces_penalty", {"_target_": "nequip_mts.train.FieldMagnitude", "field": "slow_forces"}, 1.0)
+    penalty = mse(
+        "slow_forces_penalty", {"_target_": "nequip_mts.train.FieldMagnitude", "field": "slow_forces"}, 1.0
+    )
     plain = fit(make_module(stage1_epochs=0), 6, graphs)
     small = fit(make_module(stage1_epochs=0, extra_loss=[penalty]), 6, graphs)
 
     def slow_rms(module):
-        return np.mean([module.model["slow"](g.copy())[AtomicDataDict.FORCE_KEY].square().mean().sqrt().item() for g in graphs])
+        return np.mean(
+            [
+                module.model["slow"](g.copy())[AtomicDataDict.FORCE_KEY].square().mean().sqrt().item()
+                for g in graphs
+            ]
+        )
 
     assert slow_rms(small) < 0.8 * slow_rms(plain)
 
