@@ -13,6 +13,10 @@ code   meaning
 =====  ==============================================================
 """
 
+import contextlib
+import pickle
+import zipfile
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
@@ -26,6 +30,11 @@ class InputError(ValueError):
 
 class BuildError(RuntimeError):
     """A build step failed (e.g. compiling the LAMMPS plugin); the message says why."""
+
+
+class MDWarning(UserWarning):
+    """Something the user should know about a run that still goes on (the command line
+    prints it as one line: a long outer step, a recovered trajectory)."""
 
 
 class MDInstabilityError(RuntimeError):
@@ -49,6 +58,55 @@ class MDInstabilityError(RuntimeError):
         if last_good_file is not None:
             msg += f"; last good frame saved to {last_good_file}"
         super().__init__(msg)
+
+
+class MDInterrupted(KeyboardInterrupt):
+    """MD stopped by Ctrl-C (or SIGINT) between or inside steps; the message says how to go on.
+
+    Attributes
+    ----------
+    steps_done : int
+        The MD step reached (outer steps since the start of the first run).
+    last_frame_step : int or None
+        The step of the last frame in the trajectory, where ``--restart`` continues.
+    """
+
+    def __init__(self, message, steps_done=None, last_frame_step=None):
+        self.steps_done = steps_done
+        self.last_frame_step = last_frame_step
+        super().__init__(message)
+
+
+# what loaders (torch, zipfile, nequip) raise on a file that is not what they expect
+_UNREADABLE = (
+    pickle.UnpicklingError,
+    zipfile.BadZipFile,
+    EOFError,
+    UnicodeDecodeError,
+    RuntimeError,
+    KeyError,
+    AttributeError,
+    TypeError,
+    IndexError,
+    ValueError,
+)
+
+
+@contextlib.contextmanager
+def reading_model(path, what="a model file", fix=""):
+    """Turn the errors of loading a corrupt or foreign file into one :class:`InputError`.
+
+    ``with reading_model(path, "a multiscale checkpoint or package"): load(path)``.
+    :class:`InputError` and ``OSError`` (a missing file) pass through unchanged.
+    """
+    try:
+        yield
+    except (InputError, OSError):
+        raise
+    except _UNREADABLE as err:
+        detail = (str(err).strip().splitlines() or [""])[0][:160]
+        msg = f"cannot read {path} as {what} ({type(err).__name__}: {detail})"
+        raise InputError(msg + (f"; {fix}" if fix else "")) from None
 
 
 def exit_code(err: BaseException) -> int:

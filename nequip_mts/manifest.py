@@ -7,7 +7,7 @@ as one ``torch.nn.ModuleDict`` whose keys are :data:`MODEL_KEYS` (nequip runs an
 its own file and describes them in the manifest, which ASE MD and the LAMMPS tools read
 back with :func:`read_manifest`.
 
-Standard library only: MD, LAMMPS and the nequip extension hook import this module.
+Standard library (and :mod:`nequip_mts.files`) only: MD, LAMMPS and the nequip extension hook import this module.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import pathlib
 from typing import Any, Dict, Iterable, Optional
+
+from nequip_mts.files import atomic_write
 
 FAST, SLOW, SUM = "fast", "slow", "sum"
 PARTS = (FAST, SLOW, SUM)
@@ -68,7 +70,8 @@ def write_manifest(
     for part, entry in parts.items():
         manifest[part] = {"file": str(entry["file"]), "r_max": float(entry["r_max"])}
     path = pathlib.Path(directory) / FILENAME
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    with atomic_write(path) as fd:  # a failure leaves the old manifest (or none), never half a file
+        fd.write(json.dumps(manifest, indent=2) + "\n")
     return path
 
 

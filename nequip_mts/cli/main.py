@@ -3,17 +3,18 @@
 Every subcommand lives in a module of this package that defines ``add_parser(subparsers)``
 and sets ``func`` to a function of the parsed arguments. Subcommands raise exceptions;
 :func:`main` alone turns them into one line on stderr and an exit code
-(:mod:`nequip_mts.errors`): 2 for bad input, 3 for an MD instability.
+(:mod:`nequip_mts.errors`): 2 for bad input, 3 for an MD instability, 130 for Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from nequip_mts import __version__
 from nequip_mts.cli import analyze, demo, deploy, lammps, md
-from nequip_mts.errors import EXIT_FAILURE, BuildError, exit_code
+from nequip_mts.errors import EXIT_FAILURE, BuildError, MDWarning, exit_code
 
 # in the order --help lists them
 SUBCOMMAND_MODULES = (md, deploy, lammps, analyze, demo)
@@ -35,9 +36,13 @@ def main(argv=None) -> int:
     """Run one subcommand; returns (and, as a script, exits with) its exit code."""
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(args.command, warnings.showwarning)
+            args.func(args)
     except KeyboardInterrupt as err:
-        print(f"nequip-mts {args.command}: interrupted", file=sys.stderr)
+        # MDInterrupted says how far the run got and how to continue it
+        detail = f": {err}" if str(err) else ""
+        print(f"nequip-mts {args.command}: interrupted{detail}", file=sys.stderr)
         return exit_code(err)
     except Exception as err:  # noqa: BLE001 - the map below decides what the user sees
         code = exit_code(err)
@@ -46,6 +51,18 @@ def main(argv=None) -> int:
         print(f"nequip-mts {args.command}: error: {err}", file=sys.stderr)
         return code
     return 0
+
+
+def _one_line_warnings(command, default):
+    """A ``warnings.showwarning`` that prints this package's warnings as one line on stderr."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, MDWarning):
+            print(f"nequip-mts {command}: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
 
 
 def deploy_main(argv=None) -> int:
