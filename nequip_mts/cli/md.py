@@ -5,7 +5,8 @@ Example::
     nequip-mts md water.xyz deployed/ --ensemble langevin --temperature-K 300 \\
         --timestep-fs 3 --inner-steps 6 --time-ps 10 --trajectory md.traj --log md.log
 
-Run it again with ``--restart`` to continue from the last frame of ``md.traj``.
+Run it again with ``--restart`` to continue from the last frame of ``md.traj``; an
+existing ``md.traj`` or ``md.log`` is otherwise refused unless ``--overwrite`` is given.
 """
 
 from __future__ import annotations
@@ -34,7 +35,21 @@ def add_parser(subparsers):
     out = parser.add_argument_group("output and safety")
     out.add_argument("--trajectory", default="md.traj", help="ASE trajectory (default md.traj)")
     out.add_argument("--log", default="md.log", help="log file, '-' for stdout (default md.log)")
-    out.add_argument("--restart", action="store_true", help="continue from --trajectory")
+    again = out.add_mutually_exclusive_group()
+    again.add_argument(
+        "--restart", action="store_true", help="continue from the last complete frame of --trajectory"
+    )
+    again.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --trajectory and --log (without it, and without --restart, they are refused)",
+    )
+    out.add_argument(
+        "--allow-settings-change",
+        action="store_true",
+        help="let --restart change the timestep, K, ensemble or thermostat the trajectory "
+        "recorded; time continues from the last frame",
+    )
     out.add_argument("--device", default="cpu", help="torch device of the models (default cpu)")
     out.add_argument(
         "--max-temperature-K",
@@ -60,7 +75,9 @@ def load_provider(model, device="cpu"):
     if path.is_dir() or path.suffix == ".json":
         return MTSCalculator.from_deployed(path, device=device)
     if not path.is_file():
-        raise FileNotFoundError(f"no model at {path}")
+        raise InputError(
+            f"no model at {path}: give a deploy directory, its {MANIFEST}, a .ckpt or a .nequip.zip"
+        )
     return MTSCalculator.from_checkpoint(path, device=device)
 
 
@@ -79,21 +96,31 @@ def guard_limits(args, settings):
 
 def run(args):
     """Run the ``md`` subcommand; returns the integrator."""
-    from ase.io import read
-
-    from nequip_mts.md.runner import run_md
+    from nequip_mts.md.providers import check_device
+    from nequip_mts.md.runner import check_outputs, run_md
+    from nequip_mts.md.structure import read_structure
 
     settings = md_settings.MDSettings.from_args(args, engine="ase")
     max_T, max_drift = guard_limits(args, settings)
-    atoms = read(args.structure, index=int(args.index))
+    if args.allow_settings_change and not args.restart:
+        raise InputError("--allow-settings-change only applies with --restart")
+    atoms = read_structure(args.structure, args.index)
+    outputs = dict(
+        trajectory=args.trajectory,
+        logfile=args.log,
+        restart=args.restart,
+        overwrite=args.overwrite,
+        inputs=[args.structure],
+    )
+    check_outputs(**outputs)  # before the (slow) model loading
+    check_device(args.device)
     atoms.calc = load_provider(args.model, device=args.device)
     return run_md(
         atoms,
         settings,
-        trajectory=args.trajectory,
-        logfile=args.log,
+        **outputs,
+        allow_settings_change=args.allow_settings_change,
         max_temperature_K=max_T,
         max_drift_per_atom=max_drift,
-        restart=args.restart,
         progress=not args.no_progress,
     )

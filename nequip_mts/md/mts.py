@@ -65,6 +65,9 @@ class MTSDynamics(MolecularDynamics):
         )
         # Energy added to the atoms by a thermostat; zero for NVE.
         self.transferred_energy = 0.0
+        # Time at step 0 (ASE units): a restart that changes the timestep sets it so that
+        # time continues from the last frame instead of jumping to nsteps x the new step.
+        self.time_origin = 0.0
         self.conserved_energy_reference = None
         if logfile:
             logger = self.closelater(MTSLogger(self, atoms, logfile, comm=self.comm))
@@ -74,6 +77,10 @@ class MTSDynamics(MolecularDynamics):
         d = super().todict()
         d["inner_steps"] = self.inner_steps
         return d
+
+    def get_time(self):
+        """Simulated time in ASE units: ``time_origin + nsteps * timestep``."""
+        return self.time_origin + self.nsteps * self.dt
 
     # ------------------------------------------------------------------ conserved quantity
     def get_conserved_energy(self):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
+from nequip_mts.errors import InputError, reading_model
 from nequip_mts.manifest import FAST, FAST_KEY, FILENAME, SLOW, SLOW_KEY, SUM_KEY, read_manifest
 
 
@@ -49,6 +50,9 @@ class MTSCalculator(Calculator):
     def __init__(self, fast, slow=None, *, full=None, type_names=None, species=None, **kwargs):
         if (slow is None) == (full is None):
             raise ValueError("give exactly one of `slow` and `full`")
+        for role, calc in (("fast", fast), ("slow", slow), ("full", full)):
+            if calc is not None:
+                _check_calculator(role, calc)
         super().__init__(**kwargs)
         self.fast_calc = fast
         self.slow_calc = slow
@@ -91,7 +95,13 @@ class MTSCalculator(Calculator):
         chemical_species_to_atom_type_map : dict or True
             Passed to nequip; ``True`` means the type names are chemical symbols.
         """
+        if str(path).endswith((".ckpt", ".nequip.zip")):
+            raise InputError(
+                f"{path} is a checkpoint or package, not a deploy directory: use "
+                "MTSCalculator.from_checkpoint, or deploy it first with `nequip-mts deploy`"
+            )
         manifest = read_manifest(path, target="ase")
+        check_device(device)
         calcs = {}
         for part in (FAST, SLOW):
             calcs[part] = _load_compiled(
@@ -211,12 +221,44 @@ def _same_state(snapshot, atoms):
 
 
 # ---------------------------------------------------------------------- saved models
+def check_device(device):
+    """Raise :class:`InputError` unless ``device`` names a torch device this machine has.
+
+    ``'cpu'`` is accepted without importing torch.
+    """
+    if device == "cpu":
+        return
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise InputError(f"--device {device!r} is not a torch device ({err}); use cpu or cuda") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise InputError(
+                f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s); "
+                f"use cuda:0 ... cuda:{torch.cuda.device_count() - 1}"
+            )
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise InputError(f"--device {device}: MPS is not available on this machine; use --device cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise InputError(f"--device {device}: nequip-mts runs on cpu or cuda")
+
+
 def _load_compiled(path, device, chemical_species_to_atom_type_map):
     from nequip.integrations.ase import NequIPCalculator
 
-    return NequIPCalculator.from_compiled_model(
-        str(path), device=device, chemical_species_to_atom_type_map=chemical_species_to_atom_type_map
-    )
+    with reading_model(
+        path,
+        "a compiled model (.nequip.pt2)",
+        fix="redeploy with `nequip-mts deploy ... --target ase`",
+    ):
+        return NequIPCalculator.from_compiled_model(
+            str(path), device=device, chemical_species_to_atom_type_map=chemical_species_to_atom_type_map
+        )
 
 
 def saved_model_calculator(path, model_key=SUM_KEY, device="cpu", chemical_species_to_atom_type_map=True):
@@ -238,18 +280,47 @@ def saved_model_calculator(path, model_key=SUM_KEY, device="cpu", chemical_speci
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
-    try:
-        return NequIPCalculator._from_saved_model(
-            str(path),
-            device=device,
-            model_name=model_key,
-            chemical_species_to_atom_type_map=chemical_species_to_atom_type_map,
+    check_device(device)
+    if not _looks_like_zip(path):
+        # checkpoints and packages are zip archives; anything else fails deep in torch
+        raise InputError(
+            f"{path} is not a nequip checkpoint (.ckpt) or package (.nequip.zip): it is no zip "
+            "archive; give the file nequip-train wrote"
         )
-    except KeyError:
-        raise ValueError(
-            f"{path} holds no model {model_key!r}; MTS needs the '{FAST_KEY}' and "
-            f"'{SLOW_KEY}' entries of a multiscale checkpoint or package"
-        ) from None
+    with reading_model(path, "a nequip checkpoint or package", fix="give the file nequip-train wrote"):
+        try:
+            return NequIPCalculator._from_saved_model(
+                str(path),
+                device=device,
+                model_name=model_key,
+                chemical_species_to_atom_type_map=chemical_species_to_atom_type_map,
+            )
+        except KeyError:
+            raise InputError(
+                f"{path} holds no model {model_key!r}; MTS needs the '{FAST_KEY}' and "
+                f"'{SLOW_KEY}' entries of a multiscale checkpoint or package"
+            ) from None
+
+
+def _looks_like_zip(path) -> bool:
+    import zipfile
+
+    return zipfile.is_zipfile(path)
+
+
+def _check_calculator(role, calc):
+    """Raise ``TypeError`` unless ``calc`` can give forces like an ASE calculator."""
+    if not callable(getattr(calc, "get_forces", None)):
+        hint = (
+            "; for model files use MTSCalculator.from_deployed or from_checkpoint"
+            if isinstance(calc, (str, Path))
+            else ""
+        )
+        raise TypeError(
+            f"the {role} part must be an ASE calculator (with get_forces), got "
+            f"{type(calc).__name__} {calc!r}"[:200]
+            + hint
+        )
 
 
 # ---------------------------------------------------------------------- type names

@@ -6,13 +6,17 @@ their force provider; it works with any :class:`~nequip_mts.md.providers.MTSCalc
 
 from __future__ import annotations
 
+import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 from ase import units
-from ase.io import Trajectory, read
+from ase.io import Trajectory
 
+from nequip_mts.errors import InputError, MDInterrupted, MDWarning
+from nequip_mts.files import check_output_path, refuse_existing, same_file
 from nequip_mts.md.bussi import BussiRESPA
 from nequip_mts.md.langevin import LangevinRESPA
 from nequip_mts.md.respa import RESPA
@@ -113,24 +117,138 @@ def last_good_path(trajectory):
     return trajectory.with_name(trajectory.stem + ".last_good.extxyz")
 
 
+def check_outputs(trajectory, logfile, *, restart=False, overwrite=False, inputs=()):
+    """Refuse output files that would lose data; create missing output directories.
+
+    Parameters
+    ----------
+    trajectory, logfile : path, optional
+        The run's outputs (``logfile`` ``'-'`` or a file object is not checked).
+    restart : bool
+        The run continues ``trajectory`` (appends to it and to the log).
+    overwrite : bool
+        The user agreed to replace an existing trajectory and log.
+    inputs : iterable of path
+        Files the run reads (the structure); no output may be one of them.
+
+    Raises
+    ------
+    InputError
+        An output is a directory, sits under a file, is one of ``inputs``, or exists
+        without ``restart`` or ``overwrite``.
+
+    Returns
+    -------
+    path or None
+        The log file, if it is a file.
+    """
+    log = logfile if isinstance(logfile, (str, os.PathLike)) and str(logfile) != "-" else None
+    outputs = {"--trajectory": trajectory, "--log": log}
+    if trajectory is not None:
+        outputs["the last-good frame file"] = last_good_path(trajectory)
+    for what, path in outputs.items():
+        if path is None:
+            continue
+        check_output_path(path, what)
+        if restart and what == "--trajectory":
+            continue  # appended to, not written over
+        for source in inputs:
+            if same_file(path, source):
+                raise InputError(
+                    f"{what} {path} is the input structure; nequip-mts md never writes over its "
+                    f"input: give another {what}"
+                )
+    if not (restart or overwrite):
+        refuse_existing(
+            (trajectory, log), hint="pass --restart to continue that run, or --overwrite to replace it"
+        )
+    return log
+
+
+def last_complete_frame(trajectory):
+    """The last frame of an ASE trajectory that reads back whole.
+
+    A writer killed in the middle of a frame leaves a truncated tail, on which ASE's
+    reader fails. The complete frames before it are then copied into a new file that
+    takes the trajectory's name; the damaged file is kept as ``<name>.damaged`` and an
+    :class:`~nequip_mts.errors.MDWarning` says so.
+
+    Raises
+    ------
+    FileNotFoundError
+        No trajectory, or an empty one.
+    InputError
+        Not an ASE trajectory, or no frame reads back.
+    """
+    path = Path(trajectory)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise FileNotFoundError(f"cannot restart: no trajectory at {path}")
+    try:
+        traj = Trajectory(str(path))
+    except Exception as err:  # noqa: BLE001 - ulm/json errors of a damaged or foreign file
+        raise InputError(
+            f"cannot restart: {path} is not a readable ASE trajectory ({type(err).__name__}: {err})"
+        ) from None
+    with traj:
+        n = len(traj)
+        good, frame = n - 1, None
+        while good >= 0 and frame is None:
+            try:
+                frame = traj[good]
+            except Exception:  # noqa: BLE001 - a truncated frame fails in many ways
+                good -= 1
+        if frame is None:
+            raise InputError(
+                f"cannot restart: no frame of {path} reads back whole; start a new run "
+                "(--overwrite replaces the file)"
+            )
+        if good == n - 1:
+            return frame
+        tmp = path.with_name(f".{path.name}.recovered.tmp")
+        with Trajectory(str(tmp), "w") as out:
+            out.set_description(dict(traj.description))
+            for i in range(good + 1):
+                out.write(traj[i])
+    damaged = path.with_name(path.name + ".damaged")
+    k = 1
+    while damaged.exists():
+        damaged, k = path.with_name(f"{path.name}.damaged.{k}"), k + 1
+    os.replace(path, damaged)
+    os.replace(tmp, path)
+    warnings.warn(
+        f"{path} ends in {n - good - 1} truncated frame(s) (a writer killed mid-frame?): kept its "
+        f"{good + 1} complete frames, up to step {frame.info.get(STEP_KEY, '?')}; the damaged file "
+        f"is now {damaged}",
+        MDWarning,
+        stacklevel=2,
+    )
+    return frame
+
+
 def read_restart(atoms, trajectory):
-    """Load the last frame of ``trajectory`` into ``atoms``; return its info dict.
+    """Load the last complete frame of ``trajectory`` into ``atoms``; return its info dict.
 
     Positions, momenta and cell are taken from the frame; ``atoms`` keeps its
-    calculator.
+    calculator. A truncated tail is cut off first (:func:`last_complete_frame`).
     """
-    trajectory = Path(trajectory)
-    if not trajectory.is_file() or trajectory.stat().st_size == 0:
-        raise FileNotFoundError(f"cannot restart: no trajectory at {trajectory}")
-    frame = read(trajectory, index=-1)
+    frame = last_complete_frame(trajectory)
     if STEP_KEY not in frame.info:
-        raise ValueError(f"cannot restart from {trajectory}: its frames carry no {STEP_KEY!r}")
+        raise InputError(f"cannot restart from {trajectory}: its frames carry no {STEP_KEY!r}")
     if len(frame) != len(atoms) or (frame.numbers != atoms.numbers).any():
-        raise ValueError(f"cannot restart: {trajectory} holds a different system")
+        raise InputError(f"cannot restart: {trajectory} holds a different system than the structure")
     atoms.set_cell(frame.cell)
     atoms.set_positions(frame.positions, apply_constraint=False)
     atoms.set_momenta(frame.get_momenta(), apply_constraint=False)
     return dict(frame.info)
+
+
+def _settings_change_error(trajectory, changes, last_time_fs):
+    listed = ", ".join(f"{option} {old} (trajectory) -> {new}" for option, old, new in changes)
+    return InputError(
+        f"cannot --restart {trajectory} with other settings than it ran with: {listed}; give the "
+        "trajectory's values, or add --allow-settings-change to go on with the new ones (time then "
+        f"continues from the last frame, {last_time_fs:g} fs)"
+    )
 
 
 class ProgressBar:
@@ -177,6 +295,9 @@ def run_md(
     max_temperature_K=None,
     max_drift_per_atom=None,
     restart=False,
+    overwrite=False,
+    allow_settings_change=False,
+    inputs=(),
     progress=False,
 ):
     """Run MTS molecular dynamics on ``atoms`` (whose calculator is an MTS force provider).
@@ -188,11 +309,13 @@ def run_md(
     settings : MDSettings
         Ensemble ('nve', 'langevin' or 'bussi': :class:`RESPA`, :class:`LangevinRESPA`,
         :class:`BussiRESPA`), outer step, K, thermostat, seed and log interval.
-        ``settings.steps`` is the total length counted from the start of the first run
-        (a restart runs only what is left); a restart reseeds the thermostat with
-        ``(seed, step)``.
+        The run ends at ``settings.steps`` x ``settings.timestep_fs`` of simulated time
+        counted from the start of the first run (a restart runs only what is left); a
+        restart reseeds the thermostat with ``(seed, step)``.
     trajectory : str, optional
         ASE trajectory file, written every ``settings.loginterval`` steps and at the end.
+        Every frame records the step, the time and the settings a restart must keep
+        (:meth:`MDSettings.record`).
     logfile : str, optional
         Log file (``'-'`` for stdout), see :class:`~nequip_mts.md.logger.MTSLogger`.
     max_temperature_K : float, optional
@@ -200,8 +323,17 @@ def run_md(
     max_drift_per_atom : float, optional
         Stop when the conserved energy drifts by more than this (eV/atom).
     restart : bool
-        Continue from the last frame of ``trajectory``; otherwise velocities are drawn
-        as :func:`initial_velocities` says.
+        Continue from the last complete frame of ``trajectory`` (a truncated tail is cut
+        off, see :func:`last_complete_frame`); otherwise velocities are drawn as
+        :func:`initial_velocities` says.
+    overwrite : bool
+        Replace an existing trajectory and log; without it (and without ``restart``)
+        they are refused (:func:`check_outputs`).
+    allow_settings_change : bool
+        Let a restart change the timestep, K, ensemble or thermostat that the
+        trajectory records; time then continues from the last frame's time.
+    inputs : iterable of path
+        Files the run was read from; they are never written over.
     progress : bool
         Show a progress bar with ns/day.
 
@@ -212,20 +344,32 @@ def run_md(
 
     Raises
     ------
+    InputError
+        Outputs that would lose data, or a restart with other settings.
     MDInstabilityError
         On non-finite forces or a blow-up; the message names the step, and the last
         good frame is saved next to the trajectory (``<name>.last_good.extxyz``).
+    MDInterrupted
+        On Ctrl-C; the message says how far the run got and how to continue.
     """
     settings.check("ase")
+    if restart and trajectory is None:
+        raise InputError("restart needs the trajectory of the run to continue")
+    log = check_outputs(trajectory, logfile, restart=restart, overwrite=overwrite, inputs=inputs)
+    if overwrite and not restart and log is not None and Path(log).is_file():
+        Path(log).unlink()  # the logger appends; the trajectory is opened anew
     steps, loginterval, seed = settings.steps, settings.loginterval, settings.seed
     start_step, info = 0, {}
     if restart:
-        if trajectory is None:
-            raise ValueError("restart needs the trajectory of the run to continue")
         info = read_restart(atoms, trajectory)
         start_step = int(info[STEP_KEY])
+        last_time_fs = float(info.get(TIME_KEY, start_step * settings.timestep_fs))
+        changes = settings.changes_from(info)
+        if changes and not allow_settings_change:
+            raise _settings_change_error(trajectory, changes, last_time_fs)
     else:
         initial_velocities(atoms, settings)
+    settings.warn_outer_step(atoms)
     rng = np.random.default_rng(None if seed is None else [seed, start_step])
 
     dyn = make_integrator(
@@ -237,11 +381,18 @@ def run_md(
         loginterval=loginterval,
         append_trajectory=restart,
     )
+    end_step = steps
     if restart:
         # nsteps > 0 also stops irun() from writing the restart frame a second time
         dyn.nsteps = start_step
+        # time goes on from the last frame, also when the timestep changed
+        dyn.time_origin = last_time_fs * units.fs - start_step * dyn.dt
+        remaining_fs = steps * settings.timestep_fs - last_time_fs
+        end_step = start_step + max(0, int(round(remaining_fs / settings.timestep_fs)))
         dyn.transferred_energy = float(info.get(TRANSFERRED_KEY, 0.0))
         dyn.conserved_energy_reference = info.get(REFERENCE_KEY)
+
+    record = settings.record()
 
     def stamp():
         atoms.info[STEP_KEY] = int(dyn.nsteps)
@@ -249,18 +400,25 @@ def run_md(
         dyn.get_conserved_energy_drift()  # fixes the reference on the first frame
         atoms.info[TRANSFERRED_KEY] = float(dyn.transferred_energy)
         atoms.info[REFERENCE_KEY] = float(dyn.conserved_energy_reference)
+        atoms.info.update(record)
 
     # Observers run in order: check first, so a blown-up frame is never written.
     guard = StabilityGuard(dyn, max_temperature_K, max_drift_per_atom)
     dyn.insert_observer(stamp)
     dyn.insert_observer(guard)
-    bar = ProgressBar(dyn, steps, start_step, progress)
+    written = {"step": start_step if restart else None}
+    if trajectory is not None:
+        # after the trajectory writer: the step of the last frame known to be complete
+        dyn.attach(lambda: written.update(step=int(dyn.nsteps)), interval=loginterval)
+    bar = ProgressBar(dyn, end_step, start_step, progress)
     dyn.attach(bar, interval=loginterval)
 
     try:
-        if steps > start_step:
+        if end_step > start_step:
             last_good = last_good_path(trajectory) if trajectory is not None else None
-            run_guarded(dyn, steps - start_step, guard, last_good)
+            run_guarded(dyn, end_step - start_step, guard, last_good)
+    except KeyboardInterrupt:
+        raise _interrupted(dyn, end_step, trajectory, written["step"]) from None
     finally:
         bar.close()
 
@@ -270,3 +428,18 @@ def run_md(
         with Trajectory(trajectory, "a") as traj:
             traj.write(atoms)
     return dyn
+
+
+def _interrupted(dyn, end_step, trajectory, frame_step):
+    done = f"stopped at step {dyn.nsteps} of {end_step}"
+    if trajectory is None:
+        message = f"{done}; no trajectory was written, so there is nothing to restart from"
+    elif frame_step is None:
+        message = f"{done}, before the first frame was written; start again with --overwrite"
+    else:
+        time_fs = (dyn.time_origin + frame_step * dyn.dt) / units.fs
+        message = (
+            f"{done}; {trajectory} is valid up to its frame of step {frame_step} ({time_fs:g} fs): "
+            "run the same command with --restart to continue from there"
+        )
+    return MDInterrupted(message, steps_done=int(dyn.nsteps), last_frame_step=frame_step)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Optional
 
-from nequip_mts.errors import InputError
+from nequip_mts.errors import InputError, MDWarning
 
 # Langevin: BAOAB-RESPA (ASE) / fix langevin (LAMMPS); Bussi: stochastic velocity
 # rescaling at the outer level (ASE BussiRESPA / fix temp/csvr); Nose-Hoover: fix nvt.
@@ -168,6 +169,75 @@ class MDSettings:
             raise InputError(f"--loginterval must be a whole number >= 1, got {self.loginterval!r}")
         return self
 
+    # ------------------------------------------------------------------ run record
+    def record(self) -> dict:
+        """The settings a restart must continue with, as ``atoms.info`` entries.
+
+        :func:`~nequip_mts.md.runner.run_md` stamps them on every trajectory frame;
+        :meth:`changes_from` compares a restart's settings with them.
+        """
+        # NVE has no thermostat settings to record
+        names = RECORDED if self.ensemble in THERMOSTATS else RECORDED[:3]
+        return {RECORD_KEYS[name]: getattr(self, name) for name in names}
+
+    def changes_from(self, info) -> list:
+        """``(option, recorded, now)`` for each setting that differs from a frame's record.
+
+        ``info`` is the ``atoms.info`` of a frame written by ``run_md``; settings it does
+        not record are not compared.
+        """
+        mine = self.record()
+        changes = []
+        for name in RECORDED:
+            key = RECORD_KEYS[name]
+            if key not in info or key not in mine:
+                continue
+            old, new = info[key], mine[key]
+            same = (
+                math.isclose(float(old), float(new), rel_tol=1e-9)
+                if isinstance(new, float) and isinstance(old, (int, float))
+                else old == new
+            )
+            if not same:
+                changes.append((OPTION_NAMES[name], old, new))
+        return changes
+
+    # ------------------------------------------------------------------ stability
+    def outer_step_warning(self, atoms) -> Optional[str]:
+        """A warning when the outer step is long for the fastest bond stretch of ``atoms``.
+
+        The period of the fastest stretch is estimated from the bonded pairs of the
+        structure (:func:`nequip_mts.md.structure.fastest_stretch`: a table of typical
+        stretch frequencies, X-H about 3000-4200 cm^-1). Impulse MTS is unstable near
+        half that period and inaccurate well before (docs/md.md, section "Resonance");
+        an outer step longer than :data:`RESONANCE_FRACTION` of it gets a warning.
+
+        Returns
+        -------
+        str or None
+            The message, or ``None`` when the step is short enough or no atoms are bonded.
+        """
+        from nequip_mts.md.structure import fastest_stretch
+
+        stretch = fastest_stretch(atoms)
+        if stretch is None or self.timestep_fs <= RESONANCE_FRACTION * stretch.period_fs:
+            return None
+        step = "outer step" if self.inner_steps > 1 else "time step"
+        return (
+            f"the {step} of {self.timestep_fs:g} fs is more than a third of the period of the "
+            f"fastest bond stretch, about {stretch.period_fs:.1f} fs ({'-'.join(stretch.pair)}, "
+            f"~{stretch.wavenumber_cm:.0f} cm^-1, {stretch.source}); MD is likely to be "
+            f"inaccurate or unstable: use --timestep-fs {_round_down(RESONANCE_FRACTION * stretch.period_fs)} "
+            "or less, or validate it, see docs/md.md (resonance)"
+        )
+
+    def warn_outer_step(self, atoms) -> Optional[str]:
+        """Issue :meth:`outer_step_warning` as an :class:`~nequip_mts.errors.MDWarning`."""
+        message = self.outer_step_warning(atoms)
+        if message is not None:
+            warnings.warn(message, MDWarning, stacklevel=2)
+        return message
+
     # ------------------------------------------------------------------ derived
     @property
     def inner_timestep_fs(self) -> float:
@@ -204,6 +274,25 @@ class MDSettings:
     def reference_temperature_K(self) -> Optional[float]:
         """The temperature the run should hold: the target, else the initial one."""
         return self.temperature_K if self.temperature_K is not None else self.init_temperature_K
+
+
+# the settings a trajectory records for restarts, their atoms.info keys and options
+RECORDED = ("timestep_fs", "inner_steps", "ensemble", "temperature_K", "thermostat_time_fs")
+RECORD_KEYS = {name: f"md_{name}" for name in RECORDED}
+OPTION_NAMES = {
+    "timestep_fs": "--timestep-fs",
+    "inner_steps": "--inner-steps",
+    "ensemble": "--ensemble",
+    "temperature_K": "--temperature-K",
+    "thermostat_time_fs": "--thermostat-time-fs",
+}
+
+# warn when the outer step exceeds this fraction of the fastest stretch period
+RESONANCE_FRACTION = 1.0 / 3.0
+
+
+def _round_down(value: float) -> str:
+    return f"{math.floor(value * 10.0) / 10.0:g}"
 
 
 def _check_positive(name, value):
