@@ -35,6 +35,12 @@ def add_parser(subparsers):
         "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="parts to compile (default: all three)"
     )
     parser.add_argument("--device", default="cpu", help="device to compile for (default cpu)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"replace the models and {FILENAME} of an earlier deploy in output_dir "
+        "(without it such a directory is refused)",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -42,5 +48,12 @@ def add_parser(subparsers):
 def run(args):
     from nequip_mts.deploy.split import deploy
 
-    path = deploy(args.model, args.output_dir, target=args.target, parts=args.parts, device=args.device)
+    path = deploy(
+        args.model,
+        args.output_dir,
+        target=args.target,
+        parts=args.parts,
+        device=args.device,
+        overwrite=args.overwrite,
+    )
     print(f"wrote {path}")

@@ -68,6 +68,9 @@ def add_parser(subparsers):
         "--input-name", default=None, help="input file name (default in.<integrator>_<ensemble>)"
     )
     lmp.add_argument("--data-name", default="system.data")
+    lmp.add_argument(
+        "--overwrite", action="store_true", help="replace an existing input and data file (else refused)"
+    )
     p.set_defaults(func=run_write)
 
 
@@ -113,7 +116,8 @@ def run_write(args):
         plugin=plugin,
         input_name=args.input_name,
         data_name=args.data_name,
-        index=int(args.index),
+        index=args.index,
+        overwrite=args.overwrite,
         skin=args.skin,
         dump_every=args.dump_every,
     )

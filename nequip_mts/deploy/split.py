@@ -6,11 +6,16 @@ Each part is compiled by nequip's own ``nequip-compile`` (``--model fast|slow|so
 """
 
 import hashlib
+import os
 import pathlib
+import tempfile
 import time
+import zipfile
 from typing import Dict, List, Optional, Sequence
 
-from nequip_mts.manifest import MODEL_KEYS, PARTS, TARGETS, part_filename, write_manifest
+from nequip_mts.errors import InputError, reading_model
+from nequip_mts.files import check_output_path
+from nequip_mts.manifest import FILENAME, MODEL_KEYS, PARTS, TARGETS, part_filename, write_manifest
 
 
 class NotMultiscaleError(ValueError):
@@ -37,7 +42,15 @@ def inspect_multiscale(model_path) -> Dict:
     from nequip.utils.global_state import set_global_state
 
     set_global_state()
-    models = load_saved_model(str(model_path), model_key=None)
+    if not zipfile.is_zipfile(model_path):
+        raise InputError(
+            f"{model_path} is not a nequip checkpoint (.ckpt) or package (.nequip.zip): it is no "
+            "zip archive; give the file nequip-train wrote"
+        )
+    with reading_model(model_path, "a nequip checkpoint or package", fix="give the file nequip-train wrote"):
+        models = load_saved_model(str(model_path), model_key=None)
+    if not hasattr(models, "keys"):
+        raise NotMultiscaleError(f"{model_path} holds a single model, not a nequip-mts multiscale model")
     missing = [k for k in MODEL_KEYS.values() if k not in models]
     if missing:
         raise NotMultiscaleError(
@@ -83,6 +96,7 @@ def deploy(
     parts: Sequence[str] = PARTS,
     device: str = "cpu",
     extra_compile_args: Optional[List[str]] = None,
+    overwrite: bool = False,
 ) -> pathlib.Path:
     """Compile the parts of a multiscale checkpoint/package and write ``mts_deploy.json``.
 
@@ -96,14 +110,17 @@ def deploy(
         nequip-compile target: the ASE calculator or the LAMMPS pair style.
     parts : sequence of {"fast", "slow", "sum"}
         Which parts to compile (the sum is only needed for single-step reference runs).
+    overwrite : bool
+        Replace the models and manifest of an earlier deploy in ``output_dir``; without
+        it a directory holding any of them is refused. The parts are compiled into a
+        temporary directory and moved in, and the manifest written, only when all
+        compiles succeeded, so a failed deploy leaves ``output_dir`` as it was.
 
     Returns
     -------
     pathlib.Path
         Path of the written metadata file.
     """
-    from nequip.scripts.compile import main as nequip_compile
-
     model_path = pathlib.Path(model_path)
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; choose one of {tuple(TARGETS)}")
@@ -112,11 +129,58 @@ def deploy(
         raise ValueError(f"parts must be among {PARTS}, got {list(parts)}")
     if not model_path.exists():
         raise FileNotFoundError(f"model file {model_path} does not exist")
+    if model_path.is_dir():
+        raise InputError(f"{model_path} is a directory; give a checkpoint (.ckpt) or package (.nequip.zip)")
+    output_dir = pathlib.Path(output_dir)
+    check_output_dir(output_dir, overwrite)
+    from nequip_mts.md.providers import check_device
+
+    check_device(device)
 
     part_metadata = inspect_multiscale(model_path)
     type_names = part_metadata["sum"]["type_names"].split()
-    output_dir = pathlib.Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".deploy-", dir=output_dir) as staging:
+        entries = _compile_parts(
+            model_path, pathlib.Path(staging), target, parts, device, extra_compile_args, part_metadata
+        )
+        for entry in entries.values():
+            os.replace(pathlib.Path(staging) / entry["file"], output_dir / entry["file"])
+    for part in set(PARTS) - set(entries):  # a part of an earlier deploy that is not redeployed
+        (output_dir / part_filename(part)).unlink(missing_ok=True)
+    return write_manifest(
+        output_dir,
+        target=target,
+        type_names=type_names,
+        parts=entries,
+        model_dtype=part_metadata["sum"]["model_dtype"],
+        provenance=_provenance(model_path),
+    )
+
+
+def check_output_dir(output_dir: pathlib.Path, overwrite: bool = False) -> None:
+    """Refuse a deploy directory that holds models or a manifest, unless ``overwrite``.
+
+    Also refuses an ``output_dir`` that is a file or sits under one.
+    """
+    if output_dir.exists() and not output_dir.is_dir():
+        raise InputError(f"the output directory {output_dir} is a file")
+    check_output_path(output_dir / FILENAME, "the output directory's manifest")
+    if overwrite:
+        return
+    found = sorted(
+        p.name for p in output_dir.iterdir() if p.name == FILENAME or p.name.endswith(".nequip.pt2")
+    )
+    if found:
+        raise InputError(
+            f"{output_dir} already holds a deploy ({', '.join(found)}); pass --overwrite to replace "
+            "it, or give an empty directory"
+        )
+
+
+def _compile_parts(model_path, out_dir, target, parts, device, extra_compile_args, part_metadata):
+    """Compile each part into ``out_dir``; return the manifest entries."""
+    from nequip.scripts.compile import main as nequip_compile
 
     entries = {
         part: {"file": part_filename(part), "r_max": float(part_metadata[part]["r_max"])}
@@ -124,9 +188,9 @@ def deploy(
         if part in parts
     }
     for part, entry in entries.items():
-        out = output_dir / entry["file"]
+        out = out_dir / entry["file"]
         print(
-            f"nequip-mts deploy: compiling the {part} model ({MODEL_KEYS[part]}) for {target} -> {out}",
+            f"nequip-mts deploy: compiling the {part} model ({MODEL_KEYS[part]}) for {target} -> {entry['file']}",
             flush=True,
         )
         start = time.perf_counter()
@@ -148,11 +212,4 @@ def deploy(
         print(
             f"nequip-mts deploy: compiled the {part} model in {time.perf_counter() - start:.0f} s", flush=True
         )
-    return write_manifest(
-        output_dir,
-        target=target,
-        type_names=type_names,
-        parts=entries,
-        model_dtype=part_metadata["sum"]["model_dtype"],
-        provenance=_provenance(model_path),
-    )
+    return entries

@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Union
 
+from nequip_mts.errors import InputError
+from nequip_mts.files import atomic_write, check_output_path, refuse_existing
 from nequip_mts.manifest import FAST, SLOW, SUM, read_manifest
 from nequip_mts.md.settings import MDSettings
 
@@ -51,6 +53,8 @@ def write_data_file(
     mass even if no atom of it is present, so the same ``pair_coeff`` line works for any
     structure.  Type names must be chemical symbols.  Velocities (from the atoms'
     momenta) are written when ``velocities`` is True, or when None and momenta are set.
+    The structure needs a cell (LAMMPS needs a box). The file is written under a
+    temporary name and renamed, so a failure leaves no partial file.
     """
     import numpy as np
     from ase.data import chemical_symbols
@@ -63,11 +67,15 @@ def write_data_file(
     unknown = sorted(set(atoms.get_chemical_symbols()) - set(type_names))
     if unknown:
         raise ValueError(f"structure has elements {unknown} that the model does not know ({type_names})")
+    if atoms.cell.rank < 3:
+        raise InputError(
+            "the structure has no full cell, and a LAMMPS data file needs a box: give it one "
+            "(e.g. atoms.center(vacuum=10.0) in ASE, or a lattice in the file)"
+        )
     if velocities is None:
         velocities = bool(np.any(atoms.get_momenta() != 0.0))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fd:
+    path = check_output_path(path, "the data file")
+    with atomic_write(path) as fd:
         write_lammps_data(
             fd,
             atoms,
@@ -251,6 +259,7 @@ def write_lammps_input(
     input_name: Optional[str] = None,
     data_name: str = "system.data",
     index: Union[int, str] = -1,
+    overwrite: bool = False,
     **script_options,
 ) -> Dict[str, Path]:
     """Write ``<outdir>/<data_name>`` and the input script; return their paths.
@@ -258,15 +267,26 @@ def write_lammps_input(
     ``structure`` is an ``ase.Atoms`` or a file readable by ``ase.io.read`` (frame
     ``index``). Model paths in the script are relative to ``outdir`` when close by.
     ``script_options`` (``skin``, ``dump_every``, ...) go to :func:`lammps_input`.
+    Existing files are refused unless ``overwrite``; each file is written under a
+    temporary name and renamed, so a failure leaves no partial file. An outer step long
+    for the structure's fastest bond gets a warning
+    (:meth:`~nequip_mts.md.settings.MDSettings.warn_outer_step`).
     """
-    import ase.io
+    from nequip_mts.md.structure import read_structure
 
     settings.check("lammps")
     meta = read_deploy(deploy)
-    atoms = structure if hasattr(structure, "get_positions") else ase.io.read(structure, index=index)
+    atoms = structure if hasattr(structure, "get_positions") else read_structure(structure, index)
     outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    data = write_data_file(atoms, outdir / data_name, meta["type_names"])
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"the output directory {outdir} is a file")
+    name = input_name or f"in.{integrator_name(settings)}_{settings.ensemble}"
+    script, data = outdir / name, outdir / data_name
+    for path, what in ((script, "the input script"), (data, "the data file")):
+        check_output_path(path, what)
+    if not overwrite:
+        refuse_existing((script, data))
+    settings.warn_outer_step(atoms)
     text = lammps_input(
         meta,
         data,
@@ -276,7 +296,7 @@ def write_lammps_input(
         periodic=tuple(bool(p) for p in atoms.pbc),
         **script_options,
     )
-    name = input_name or f"in.{integrator_name(settings)}_{settings.ensemble}"
-    script = outdir / name
-    script.write_text(text)
+    write_data_file(atoms, data, meta["type_names"])
+    with atomic_write(script) as fd:
+        fd.write(text)
     return {"input": script, "data": data}
