@@ -51,7 +51,7 @@ class MTSCalculator(Calculator):
         if (slow is None) == (full is None):
             raise ValueError("give exactly one of `slow` and `full`")
         for role, calc in (("fast", fast), ("slow", slow), ("full", full)):
-            if calc is not None:
+            if calc is not None or role == "fast":
                 _check_calculator(role, calc)
         super().__init__(**kwargs)
         self.fast_calc = fast
@@ -275,8 +275,6 @@ def saved_model_calculator(path, model_key=SUM_KEY, device="cpu", chemical_speci
     This is the one place that calls nequip's saved-model loader for ASE, which nequip
     0.19 names ``NequIPCalculator._from_saved_model``.
     """
-    from nequip.integrations.ase import NequIPCalculator
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {path}")
@@ -287,6 +285,8 @@ def saved_model_calculator(path, model_key=SUM_KEY, device="cpu", chemical_speci
             f"{path} is not a nequip checkpoint (.ckpt) or package (.nequip.zip): it is no zip "
             "archive; give the file nequip-train wrote"
         )
+    from nequip.integrations.ase import NequIPCalculator
+
     with reading_model(path, "a nequip checkpoint or package", fix="give the file nequip-train wrote"):
         try:
             return NequIPCalculator._from_saved_model(
