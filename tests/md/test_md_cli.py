@@ -252,3 +252,85 @@ def test_md_package_imports_no_training_code():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_restart_with_other_settings_is_refused_naming_them(tmp_path, structure, emt_provider, capsys):
+    common = ("--ensemble", "langevin", "--temperature-K", "300")
+    assert md_main(_args(tmp_path, structure, *common, "--steps", "10")) == 0
+    before = (tmp_path / "md.traj").read_bytes()
+    changed = _args(tmp_path, structure, *common, "--steps", "20", "--restart")
+    changed[changed.index("--timestep-fs") + 1] = "3"
+    changed[changed.index("--inner-steps") + 1] = "3"
+    capsys.readouterr()
+    assert md_main(changed) == 2
+    err = capsys.readouterr().err
+    assert "--timestep-fs 2.0 (trajectory) -> 3.0" in err and "--inner-steps 2 (trajectory) -> 3" in err
+    assert "--allow-settings-change" in err
+    assert (tmp_path / "md.traj").read_bytes() == before
+    thermostat = _args(tmp_path, structure, "--ensemble", "bussi", "--temperature-K", "350", "--steps", "20")
+    assert md_main([*thermostat, "--restart"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "--ensemble langevin (trajectory) -> bussi" in err
+        and "--temperature-K 300.0 (trajectory) -> 350.0" in err
+    )
+
+
+def test_allowed_settings_change_keeps_time_monotonic(tmp_path, structure, emt_provider):
+    common = ("--ensemble", "langevin", "--temperature-K", "300")
+    assert md_main(_args(tmp_path, structure, *common, "--steps", "10")) == 0  # 2 fs: 20 fs
+    args = _args(tmp_path, structure, *common, "--time-ps", "0.05", "--restart", "--allow-settings-change")
+    args[args.index("--timestep-fs") + 1] = "1"
+    assert md_main(args) == 0
+    frames = Trajectory(str(tmp_path / "md.traj"))
+    times = [f.info["md_time_fs"] for f in frames]
+    assert np.all(np.diff(times) > 0)
+    assert times[:3] == pytest.approx([0, 10, 20]) and times[-1] == pytest.approx(50.0)
+    assert frames[-1].info["md_timestep_fs"] == 1.0 and frames[0].info["md_timestep_fs"] == 2.0
+    log_times = _log_rows(tmp_path / "md.log")[:, 0]
+    assert np.all(np.diff(log_times) > 0) and log_times[-1] == pytest.approx(50.0)
+
+
+def test_truncated_trajectory_restarts_from_its_last_complete_frame(tmp_path, structure, emt_provider):
+    import warnings
+
+    common = ("--ensemble", "langevin", "--temperature-K", "300")
+    assert md_main(_args(tmp_path, structure, *common, "--steps", "15")) == 0
+    traj = tmp_path / "md.traj"
+    data = traj.read_bytes()
+    traj.write_bytes(data[:-300])  # a writer killed inside the last frame
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from nequip_mts.md.runner import last_complete_frame
+
+        frame = last_complete_frame(traj)
+    assert frame.info["md_step"] == 10
+    assert any("complete frames, up to step 10" in str(w.message) for w in caught)
+    assert (tmp_path / "md.traj.damaged").read_bytes() == data[:-300]
+    # truncate again and restart through the command line
+    traj.write_bytes(data[:-300])
+    (tmp_path / "md.traj.damaged").unlink()
+    assert md_main(_args(tmp_path, structure, *common, "--steps", "20", "--restart")) == 0
+    frames = Trajectory(str(traj))
+    assert [f.info["md_step"] for f in frames] == [0, 5, 10, 15, 20]
+
+
+def test_long_outer_step_on_water_warns(tmp_path, emt_provider, capsys):
+    from ase.io import read
+
+    from nequip_mts.resources import water_data
+
+    water = read(water_data(), index=0)
+    write(tmp_path / "water.xyz", water)
+    args = _args(tmp_path, tmp_path / "water.xyz", "--ensemble", "nve", "--steps", "0")
+    args[args.index("--timestep-fs") + 1] = "5"
+    args[args.index("--inner-steps") + 1] = "10"
+    assert md_main(args) == 0
+    err = capsys.readouterr().err
+    assert "nequip-mts md: warning: the outer step of 5 fs is more than a third" in err
+    assert "about 9.0 fs (H-O" in err and "see docs/md.md (resonance)" in err
+    # 3 fs is below the limit
+    args[args.index("--timestep-fs") + 1] = "3"
+    args[args.index("--inner-steps") + 1] = "6"
+    assert md_main([*args, "--overwrite"]) == 0
+    assert "warning" not in capsys.readouterr().err
