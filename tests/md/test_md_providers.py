@@ -198,6 +198,8 @@ def _tiny_nequip(r_max, seed):
 def test_from_checkpoint_builds_fast_and_slow(monkeypatch, tmp_path):
     # No trained checkpoint here: stand the loader in with two tiny NequIP models and
     # check what from_checkpoint builds on top of it (cutoffs, type names, forces).
+    import zipfile
+
     import torch
     from nequip.model.saved_models import load_utils
     from nequip.utils.global_state import set_global_state
@@ -211,7 +213,8 @@ def test_from_checkpoint_builds_fast_and_slow(monkeypatch, tmp_path):
         return models[model_key]
 
     monkeypatch.setattr(load_utils, "load_saved_model", fake_load)
-    (tmp_path / "model.ckpt").write_bytes(b"stands in for a checkpoint")
+    # checkpoints are zip archives (checked before loading); an empty one stands in
+    zipfile.ZipFile(tmp_path / "model.ckpt", "w").close()
     calc = MTSCalculator.from_checkpoint(tmp_path / "model.ckpt")
     path = str(tmp_path / "model.ckpt")
     assert calls == [(path, "eager", "fast"), (path, "eager", "slow")]
@@ -233,7 +236,7 @@ def test_from_checkpoint_builds_fast_and_slow(monkeypatch, tmp_path):
         "load_saved_model",
         lambda p, compile_mode, model_key: torch.nn.ModuleDict({"sole_model": models["fast"]})[model_key],
     )
-    (tmp_path / "single.ckpt").write_bytes(b"stands in for a single-model checkpoint")
+    zipfile.ZipFile(tmp_path / "single.ckpt", "w").close()
     with pytest.raises(ValueError, match="'fast' and 'slow'"):
         MTSCalculator.from_checkpoint(tmp_path / "single.ckpt")
 
