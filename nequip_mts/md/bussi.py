@@ -7,6 +7,7 @@ import math
 import numpy as np
 from ase import units
 
+from nequip_mts.md.mts import check_thermostat_value
 from nequip_mts.md.respa import RESPA
 
 
@@ -41,13 +42,12 @@ class BussiRESPA(RESPA):
     """
 
     def __init__(self, atoms, timestep, inner_steps, *, temperature_K, taut, rng=None, **kwargs):
+        # checked before the base class opens (and, when new, truncates) the trajectory
+        temperature_K = check_thermostat_value("temperature_K", temperature_K)
+        taut = check_thermostat_value("taut", taut, positive=True, unit="time")
         super().__init__(atoms, timestep, inner_steps, **kwargs)
-        if not temperature_K >= 0:
-            raise ValueError(f"temperature_K must be >= 0, got {temperature_K!r}")
-        if not taut > 0:
-            raise ValueError(f"taut must be > 0 (ASE time units), got {taut!r}")
-        self.temperature_K = float(temperature_K)
-        self.taut = float(taut)
+        self.temperature_K = temperature_K
+        self.taut = taut
         self.rng = rng if hasattr(rng, "standard_normal") else np.random.default_rng(rng)
         self.ndof = self.atoms.get_number_of_degrees_of_freedom()
         if self.atoms.get_kinetic_energy() <= 0.0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from ase import units
 
-from nequip_mts.md.mts import MTSDynamics
+from nequip_mts.md.mts import MTSDynamics, check_thermostat_value
 
 
 class LangevinRESPA(MTSDynamics):
@@ -53,6 +53,9 @@ class LangevinRESPA(MTSDynamics):
         rng=None,
         **kwargs,
     ):
+        # checked before the base class opens (and, when new, truncates) the trajectory
+        check_thermostat_value("temperature_K", temperature_K)
+        check_thermostat_value("friction", friction, unit="rate")
         super().__init__(atoms, timestep, inner_steps, **kwargs)
         self.rng = rng if hasattr(rng, "standard_normal") else np.random.default_rng(rng)
         self.set_temperature(temperature_K)
@@ -64,14 +67,10 @@ class LangevinRESPA(MTSDynamics):
         return d
 
     def set_temperature(self, temperature_K):
-        if not temperature_K >= 0:
-            raise ValueError(f"temperature_K must be >= 0, got {temperature_K!r}")
-        self.temperature_K = float(temperature_K)
+        self.temperature_K = check_thermostat_value("temperature_K", temperature_K)
 
     def set_friction(self, friction):
-        if not friction >= 0:
-            raise ValueError(f"friction must be >= 0 (inverse ASE time units), got {friction!r}")
-        self.friction = float(friction)
+        self.friction = check_thermostat_value("friction", friction, unit="rate")
 
     def step(self):
         self._kick(self._slow_forces(), 0.5 * self.dt)

@@ -172,3 +172,30 @@ def _check_timestep(timestep):
         raise ValueError(
             f"timestep must be a positive number in ASE time units (e.g. 2 * ase.units.fs), got {timestep!r}"
         )
+
+
+def check_thermostat_value(name, value, *, positive=False, unit=None):
+    """Check a thermostat parameter given in ASE units; the message also shows fs units.
+
+    ``unit`` is ``'time'`` (shown in fs), ``'rate'`` (shown in 1/fs) or ``None`` (K).
+    Returns ``float(value)``.
+    """
+    from ase import units
+
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > 0 if positive else value >= 0)
+    if not ok:
+        shown = ""
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            if unit == "time":
+                shown = f" (= {value / units.fs:g} fs)"
+            elif unit == "rate":
+                shown = f" (= {value * units.fs:g} /fs)"
+        where = {
+            "time": " in ASE time units, e.g. 100 * ase.units.fs",
+            "rate": " in inverse ASE time units, e.g. 0.01 / ase.units.fs",
+        }.get(unit, "")
+        raise ValueError(
+            f"{name} must be a finite number {'>' if positive else '>='} 0{where}, got {value!r}{shown}"
+        )
+    return float(value)
