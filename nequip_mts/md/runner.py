@@ -178,6 +178,7 @@ def run_md(
     max_drift_per_atom=None,
     restart=False,
     progress=False,
+    topology=None,
 ):
     """Run MTS molecular dynamics on ``atoms`` (whose calculator is an MTS force provider).
 
@@ -204,6 +205,10 @@ def run_md(
         as :func:`initial_velocities` says.
     progress : bool
         Show a progress bar with ns/day.
+    topology : nequip_mts.md.topology.TopologyWatch, optional
+        Stop when a covalent bond of its reference structure breaks or forms (see
+        :class:`~nequip_mts.md.safety.StabilityGuard`); build it from the starting
+        structure, not from a restart frame.
 
     Returns
     -------
@@ -213,8 +218,9 @@ def run_md(
     Raises
     ------
     MDInstabilityError
-        On non-finite forces or a blow-up; the message names the step, and the last
-        good frame is saved next to the trajectory (``<name>.last_good.extxyz``).
+        On non-finite forces, a blow-up or a changed bond topology; the message names
+        the step (and the bonds), and the last good frame is saved next to the
+        trajectory (``<name>.last_good.extxyz``).
     """
     settings.check("ase")
     steps, loginterval, seed = settings.steps, settings.loginterval, settings.seed
@@ -251,7 +257,7 @@ def run_md(
         atoms.info[REFERENCE_KEY] = float(dyn.conserved_energy_reference)
 
     # Observers run in order: check first, so a blown-up frame is never written.
-    guard = StabilityGuard(dyn, max_temperature_K, max_drift_per_atom)
+    guard = StabilityGuard(dyn, max_temperature_K, max_drift_per_atom, topology=topology)
     dyn.insert_observer(stamp)
     dyn.insert_observer(guard)
     bar = ProgressBar(dyn, steps, start_step, progress)
