@@ -7,7 +7,7 @@ wheel, whatever the working directory.
 =====================  ============================================  ======================
 what                   where in the package                          found by
 =====================  ============================================  ======================
-training configs       ``nequip_mts/configs/*.yaml``                 :func:`config_dir`
+training configs       ``nequip_mts/configs/{,parts/}*.yaml``        :func:`config_dir`
 GFN1-xTB water data    ``nequip_mts/data/water_gfn1.extxyz.gz``      :func:`water_data`
 pretrained models      ``nequip_mts/pretrained/water_*.nequip.zip``  :func:`bundled_model`
 LAMMPS plugin sources  ``nequip_mts/lammps/plugin_src/``             :func:`plugin_sources`
