@@ -12,10 +12,9 @@ import sys
 
 import numpy as np
 import torch
-import yaml
 
 from nequip_mts.manifest import FAST_KEY, SUM_KEY
-from nequip_mts.resources import bundled_model, config_file, water_data
+from nequip_mts.resources import CONFIG_PACKAGE, bundled_model, water_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DATA = water_data()
@@ -23,7 +22,12 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def test_indices(config_name, num_frames):
-    cfg = yaml.safe_load(config_file(config_name).read_text())
+    # composed as nequip-train composes it: the split and seed live in configs/parts/water.yaml
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    with initialize_config_module(config_module=CONFIG_PACKAGE, version_base=None):
+        cfg = OmegaConf.to_container(compose(config_name=config_name), resolve=False)
     split = cfg["data"]["split_dataset"]
     sizes = {k: v for k, v in split.items() if k != "file_path"}
     if sum(sizes.values()) != num_frames:

@@ -7,17 +7,25 @@ wheel, whatever the working directory.
 =====================  ============================================  ======================
 what                   where in the package                          found by
 =====================  ============================================  ======================
-training configs       ``nequip_mts/configs/*.yaml``                 :func:`config_dir`
+training configs       ``nequip_mts/configs/{,parts/}*.yaml``        :func:`config_dir`
 GFN1-xTB water data    ``nequip_mts/data/water_gfn1.extxyz.gz``      :func:`water_data`
 pretrained models      ``nequip_mts/pretrained/water_*.nequip.zip``  :func:`bundled_model`
 LAMMPS plugin sources  ``nequip_mts/lammps/plugin_src/``             :func:`plugin_sources`
 =====================  ============================================  ======================
 
 The configs are also a Hydra config package: ``nequip-train -cp pkg://nequip_mts.configs
--cn tutorial``. They name their data with two OmegaConf resolvers, registered by
-:func:`register_resolvers` when nequip loads the extension: ``${nequip_mts.data:FILE}``
-(a file in ``nequip_mts/data/``) and ``${nequip_mts.file:PATH}`` (``PATH`` if that file
-exists, else an error naming it: a mistyped ``data_file=`` fails at once, by name).
+-cn tutorial``. They name their data with OmegaConf resolvers, registered by
+:func:`register_resolvers` when nequip loads the extension:
+
+- ``${nequip_mts.data:FILE}``: a file in ``nequip_mts/data/``;
+- ``${nequip_mts.file:PATH}``: ``PATH`` if that file exists, else an error naming it
+  (a mistyped ``data_file=`` fails at once, by name);
+- ``${nequip_mts.checked_data:PATH}``: the same, and then the whole config is checked
+  against the data (:func:`nequip_mts.checks.check_training_config`): the shipped
+  configs use it for ``data.split_dataset.file_path``, which ``nequip-train`` resolves
+  before it loads anything;
+- ``${nequip_mts.stress:SETTING,PATH}``: ``true``/``false``/``auto`` to a bool
+  (:func:`nequip_mts.checks.resolve_stress`).
 
 Standard library only at import time: the nequip extension hook and the LAMMPS entry
 point import this module.
@@ -37,6 +45,8 @@ __all__ = [
     "WATER_DATA_FILE",
     "DATA_RESOLVER",
     "FILE_RESOLVER",
+    "CHECKED_DATA_RESOLVER",
+    "STRESS_RESOLVER",
     "package_path",
     "config_dir",
     "config_file",
@@ -52,7 +62,7 @@ CONFIG_PACKAGE = "nequip_mts.configs"
 #: the Hydra config path of the shipped configs
 CONFIG_PATH = "pkg://" + CONFIG_PACKAGE
 #: names of the shipped configs (``-cn NAME``)
-CONFIGS: Tuple[str, ...] = ("tutorial", "water_multiscale", "water_baseline")
+CONFIGS: Tuple[str, ...] = ("multiscale", "baseline", "tutorial", "water_multiscale", "water_baseline")
 #: names accepted by :func:`bundled_model`
 BUNDLED_MODELS: Tuple[str, ...] = ("baseline", "multiscale")
 #: file name of the bundled GFN1-xTB water data in ``nequip_mts/data/``
@@ -62,6 +72,11 @@ DATA_RESOLVER = "nequip_mts.data"
 #: OmegaConf resolver that passes a path through if the file exists, else fails naming it:
 #: ``${nequip_mts.file:${data_file}}``
 FILE_RESOLVER = "nequip_mts.file"
+#: OmegaConf resolver: :data:`FILE_RESOLVER`, then the config checked against the data:
+#: ``${nequip_mts.checked_data:${data_file}}``
+CHECKED_DATA_RESOLVER = "nequip_mts.checked_data"
+#: OmegaConf resolver of the stress switch: ``${nequip_mts.stress:${stress},${data_file}}``
+STRESS_RESOLVER = "nequip_mts.stress"
 
 
 def package_path(*parts: str) -> Path:
@@ -87,7 +102,7 @@ def config_dir() -> Path:
 
 
 def config_file(name: str) -> Path:
-    """The shipped config ``name`` (``tutorial``, ``water_multiscale``, ``water_baseline``)."""
+    """The shipped config ``name`` (one of :data:`CONFIGS`)."""
     if name not in CONFIGS:
         raise ValueError(f"unknown config {name!r}; the package ships {', '.join(CONFIGS)}")
     return config_dir() / f"{name}.yaml"
@@ -139,6 +154,20 @@ def _resolve_existing_file(path: str) -> str:
     return str(path)
 
 
+def _resolve_checked_data(path: str, *, _root_) -> str:
+    path = _resolve_existing_file(path)
+    from .checks import check_training_config
+
+    check_training_config(_root_, path)
+    return path
+
+
+def _resolve_stress(setting, path) -> bool:
+    from .checks import resolve_stress
+
+    return resolve_stress(setting, _resolve_existing_file(path))
+
+
 def register_resolvers() -> None:
     """Register the OmegaConf resolvers the shipped configs use (idempotent).
 
@@ -148,6 +177,11 @@ def register_resolvers() -> None:
     """
     from omegaconf import OmegaConf
 
-    for name, func in ((DATA_RESOLVER, _resolve_data), (FILE_RESOLVER, _resolve_existing_file)):
+    for name, func in (
+        (DATA_RESOLVER, _resolve_data),
+        (FILE_RESOLVER, _resolve_existing_file),
+        (CHECKED_DATA_RESOLVER, _resolve_checked_data),
+        (STRESS_RESOLVER, _resolve_stress),
+    ):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, func)

@@ -10,8 +10,9 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
 
-def make_emt_alloy(path, num_frames=40, seed=0, temperature_K=1200.0):
-    """Write ``num_frames`` frames of a 32-atom Cu/Au fcc box from hot EMT Langevin MD."""
+def make_emt_alloy(path, num_frames=40, seed=0, temperature_K=1200.0, stress=True):
+    """Write ``num_frames`` frames of a 32-atom Cu/Au fcc box from hot EMT Langevin MD
+    (energies and forces, and the stress if ``stress``)."""
     rng = np.random.default_rng(seed)
     atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 2, 2))
     symbols = np.array(atoms.get_chemical_symbols())
@@ -24,12 +25,10 @@ def make_emt_alloy(path, num_frames=40, seed=0, temperature_K=1200.0):
     for _ in range(num_frames):
         dyn.run(5)
         frame = atoms.copy()
-        frame.calc = SinglePointCalculator(
-            frame,
-            energy=atoms.get_potential_energy(),
-            forces=atoms.get_forces(),
-            stress=atoms.get_stress(),
-        )
+        labels = dict(energy=atoms.get_potential_energy(), forces=atoms.get_forces())
+        if stress:
+            labels["stress"] = atoms.get_stress()
+        frame.calc = SinglePointCalculator(frame, **labels)
         frames.append(frame)
     write(path, frames, format="extxyz")
     return path

@@ -17,6 +17,7 @@ from pathlib import Path
 from nequip_mts.errors import InputError
 from nequip_mts.manifest import FILENAME as MANIFEST
 from nequip_mts.md import settings as md_settings
+from nequip_mts.md.topology import TOPOLOGY_INTERVAL
 
 
 def add_parser(subparsers):
@@ -62,6 +63,18 @@ def add_parser(subparsers):
         default=100.0,
         help="stop if the conserved energy drifts by more than this (default 100; inf: never)",
     )
+    out.add_argument(
+        "--no-topology-check",
+        action="store_true",
+        help="do not stop when a covalent bond breaks or forms (for reactive systems; the "
+        "check is on by default when the start holds molecules)",
+    )
+    out.add_argument(
+        "--topology-interval",
+        type=int,
+        default=TOPOLOGY_INTERVAL,
+        help=f"steps between two bond-topology checks (default {TOPOLOGY_INTERVAL})",
+    )
     out.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
     return parser
@@ -94,6 +107,26 @@ def guard_limits(args, settings):
     return max_T, (None if drift is None or math.isinf(drift) else drift / 1000.0)
 
 
+def topology_watch(args, atoms):
+    """The bond-topology watch of the run: on when ``atoms`` holds molecules, unless
+    ``--no-topology-check``; ``None`` when off."""
+    import sys
+
+    from nequip_mts.md.topology import TopologyWatch, holds_molecules
+
+    if args.topology_interval < 1:
+        raise InputError(f"--topology-interval must be >= 1, got {args.topology_interval}")
+    if args.no_topology_check or not holds_molecules(atoms):
+        return None
+    watch = TopologyWatch(atoms, interval=args.topology_interval)
+    print(
+        f"topology watch: {watch.num_bonds} bonds, checked every {watch.interval} steps "
+        "(--no-topology-check for reactive systems)",
+        file=sys.stderr,
+    )
+    return watch
+
+
 def run(args):
     """Run the ``md`` subcommand; returns the integrator."""
     from nequip_mts.md.providers import check_device
@@ -114,6 +147,8 @@ def run(args):
     )
     check_outputs(**outputs)  # before the (slow) model loading
     check_device(args.device)
+    # the reference topology is the structure given, also when restarting
+    topology = topology_watch(args, atoms)
     atoms.calc = load_provider(args.model, device=args.device)
     return run_md(
         atoms,
@@ -123,4 +158,5 @@ def run(args):
         max_temperature_K=max_T,
         max_drift_per_atom=max_drift,
         progress=not args.no_progress,
+        topology=topology,
     )

@@ -22,6 +22,7 @@ from nequip_mts.md.providers import MTSCalculator
 from nequip_mts.md.respa import RESPA
 from nequip_mts.md.safety import MDInstabilityError, StabilityGuard
 from nequip_mts.md.settings import MDSettings
+from nequip_mts.md.topology import TopologyWatch
 
 __all__ = [
     "BussiRESPA",
@@ -33,4 +34,5 @@ __all__ = [
     "MTSLogger",
     "RESPA",
     "StabilityGuard",
+    "TopologyWatch",
 ]

@@ -299,6 +299,7 @@ def run_md(
     allow_settings_change=False,
     inputs=(),
     progress=False,
+    topology=None,
 ):
     """Run MTS molecular dynamics on ``atoms`` (whose calculator is an MTS force provider).
 
@@ -336,6 +337,10 @@ def run_md(
         Files the run was read from; they are never written over.
     progress : bool
         Show a progress bar with ns/day.
+    topology : nequip_mts.md.topology.TopologyWatch, optional
+        Stop when a covalent bond of its reference structure breaks or forms (see
+        :class:`~nequip_mts.md.safety.StabilityGuard`); build it from the starting
+        structure, not from a restart frame.
 
     Returns
     -------
@@ -347,8 +352,9 @@ def run_md(
     InputError
         Outputs that would lose data, or a restart with other settings.
     MDInstabilityError
-        On non-finite forces or a blow-up; the message names the step, and the last
-        good frame is saved next to the trajectory (``<name>.last_good.extxyz``).
+        On non-finite forces, a blow-up or a changed bond topology; the message names
+        the step (and the bonds), and the last good frame is saved next to the
+        trajectory (``<name>.last_good.extxyz``).
     MDInterrupted
         On Ctrl-C; the message says how far the run got and how to continue.
     """
@@ -403,7 +409,7 @@ def run_md(
         atoms.info.update(record)
 
     # Observers run in order: check first, so a blown-up frame is never written.
-    guard = StabilityGuard(dyn, max_temperature_K, max_drift_per_atom)
+    guard = StabilityGuard(dyn, max_temperature_K, max_drift_per_atom, topology=topology)
     dyn.insert_observer(stamp)
     dyn.insert_observer(guard)
     written = {"step": start_step if restart else None}

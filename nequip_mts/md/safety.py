@@ -30,15 +30,23 @@ class StabilityGuard:
         Stop when the instantaneous temperature exceeds this.
     max_drift_per_atom : float, optional
         Stop when the conserved quantity has drifted by more than this, in eV/atom.
+    topology : nequip_mts.md.topology.TopologyWatch, optional
+        Stop when a covalent bond of the starting structure breaks or a new one forms,
+        checked every ``topology.interval`` steps. Between two checks a bond may already
+        have changed, so on a topology stop the last good frame is the one of the last
+        check that passed (its step is in the saved frame's ``md_step``).
     """
 
-    def __init__(self, dyn, max_temperature_K=None, max_drift_per_atom=None):
+    def __init__(self, dyn, max_temperature_K=None, max_drift_per_atom=None, topology=None):
         self.dyn = dyn
         self.atoms = dyn.atoms
         self.max_temperature_K = max_temperature_K
         self.max_drift_per_atom = max_drift_per_atom
+        self.topology = topology
         self.last_good = None
         self.last_good_step = None
+        # the last frame whose bond topology was checked and found intact
+        self._last_intact = None
 
     def check(self):
         """Return a message describing the blow-up, or ``None`` if the state is sound."""
@@ -64,10 +72,21 @@ class StabilityGuard:
                 )
         return None
 
+    def _topology_due(self):
+        return self.topology is not None and self.dyn.nsteps % self.topology.interval == 0
+
     def __call__(self):
         reason = self.check()
         if reason is not None:
             raise MDInstabilityError(self.dyn.nsteps, reason)
+        if self._topology_due():
+            reason = self.topology.check(self.atoms)
+            if reason is not None:
+                if self._last_intact is not None:
+                    self.last_good = self._last_intact
+                    self.last_good_step = int(self._last_intact.info["md_step"])
+                    reason += f" (intact at step {self.last_good_step})"
+                raise MDInstabilityError(self.dyn.nsteps, reason)
         snapshot = self.atoms.copy()
         snapshot.calc = SinglePointCalculator(
             snapshot,
@@ -78,6 +97,8 @@ class StabilityGuard:
         snapshot.info["md_time_fs"] = float(self.dyn.get_time() / units.fs)
         self.last_good = snapshot
         self.last_good_step = int(self.dyn.nsteps)
+        if self._topology_due():
+            self._last_intact = snapshot
 
     def save_last_good(self, filename):
         """Write the last good frame (extended XYZ); return the file name or ``None``."""

@@ -8,20 +8,9 @@ from nequip.nn import ForceStressOutput, GraphModel, SequentialGraphNetwork
 from nequip.utils import dtype_from_name, torch_default_dtype
 
 # entries of the ModuleDict returned by `MultiscaleModel` (one definition, in the manifest)
+from ..checks import MultiscaleConfigError, check_cutoffs, check_slow_part
 from ..manifest import FAST_KEY, SLOW_KEY, SUM_KEY
 from ..nn import MultiscaleSum, ZeroInitEnergyGate
-
-
-class MultiscaleConfigError(ValueError):
-    """An inconsistent multiscale model configuration."""
-
-
-def _has_nonzero_shifts(shifts) -> bool:
-    if shifts is None:
-        return False
-    if isinstance(shifts, (int, float)):
-        return shifts != 0
-    return any(float(v) != 0 for v in dict(shifts).values())
 
 
 def _checked_part_config(name: str, cfg: Optional[Dict], common: Dict[str, Any]) -> Dict:
@@ -108,30 +97,10 @@ def MultiscaleModel(
     fast_cfg = _checked_part_config("fast", fast, dict(common, seed=seed))
     slow_cfg = _checked_part_config("slow", slow, dict(common, seed=seed + 1))
 
+    # the same checks (and messages) that nequip-train runs before loading data
     fast_r_max, slow_r_max = float(fast_cfg["r_max"]), float(slow_cfg["r_max"])
-    if fast_r_max >= slow_r_max:
-        raise MultiscaleConfigError(
-            f"multiscale model: the fast cutoff ({fast_r_max} A) must be smaller than "
-            f"the slow cutoff ({slow_r_max} A)"
-        )
-    if _has_nonzero_shifts(slow_cfg.get("per_type_energy_shifts")):
-        where = (
-            "both parts" if _has_nonzero_shifts(fast_cfg.get("per_type_energy_shifts")) else "the slow part"
-        )
-        raise MultiscaleConfigError(
-            f"multiscale model: per-type energy shifts are set in {where}; they must "
-            "live in the fast part only (else E0 is counted twice, and the fast part "
-            "alone must fit absolute energies in stage 1). Remove "
-            "`slow.per_type_energy_shifts`."
-        )
-
-    if slow_cfg.get("pair_potential") is not None:
-        raise MultiscaleConfigError(
-            "multiscale model: `slow.pair_potential` is set; a pair potential such as "
-            "ZBL is a stiff short-range term and must live in the fast part (it would "
-            "be integrated with the outer time step in the slow part). Move it to "
-            "`fast.pair_potential`."
-        )
+    check_cutoffs(fast_r_max, slow_r_max)
+    check_slow_part(fast_cfg, slow_cfg)
 
     fast_model = _build_part(fast_cfg)
     slow_raw = _build_part(slow_cfg)
