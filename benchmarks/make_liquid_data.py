@@ -326,11 +326,12 @@ def _read_gzip_members(path: Path) -> tuple[str, int]:
     return "".join(parts), pos
 
 
-def read_complete_frames(path: Path) -> list[Atoms]:
-    """Read a (possibly truncated) work file, dropping and truncating an incomplete tail.
+def read_complete_frames(path: Path, repair: bool = True) -> list[Atoms]:
+    """Read a (possibly truncated) work file, dropping an incomplete tail.
 
     A ``.gz`` work file is a series of gzip members (one per frame); anything else
-    is plain extxyz.
+    is plain extxyz.  With ``repair`` the file itself is cut after its last complete
+    frame (for a resume); without, it is only read (safe while a job writes to it).
     """
     from ase.io import read
 
@@ -341,14 +342,14 @@ def read_complete_frames(path: Path) -> list[Atoms]:
         good, n_frames = _complete_frames_text(text)
         if good != text:  # a member ending mid-frame: never written by append_frame
             raise RuntimeError(f"{path}: a gzip member holds an incomplete frame")
-        if good_bytes < path.stat().st_size:
+        if repair and good_bytes < path.stat().st_size:
             LOG.warning("dropping %d trailing bytes of an incomplete frame", path.stat().st_size - good_bytes)
             with open(path, "r+b") as fh:
                 fh.truncate(good_bytes)
     else:
         text = path.read_text()
         good, n_frames = _complete_frames_text(text)
-        if good != text:
+        if repair and good != text:
             LOG.warning(
                 "dropping %d trailing lines of an incomplete frame", text.count("\n") - good.count("\n")
             )
@@ -374,6 +375,18 @@ def append_frame(path: Path, frame: Atoms) -> None:
         with open(path, "a") as fh:
             fh.write(buf.getvalue())
             fh.flush()
+
+
+def _lock(work: Path):
+    """An exclusive lock (``fcntl.flock``) on ``work.lock``, or SystemExit if another job holds it."""
+    import fcntl
+
+    fh = open(work.with_name(work.name + ".lock"), "w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise SystemExit(f"another job is writing {work} (it holds {fh.name}); stop it first") from None
+    return fh
 
 
 def _config_type(frame: Atoms) -> str:
@@ -441,9 +454,16 @@ def summarize(path: Path, template: Atoms) -> dict:
 
     if template is None:
         raise ValueError("summarize needs the molecule template")
-    frames = read(path, index=":")
+    if ".partial." in path.name:  # a work file, maybe being written: read, never repair
+        frames = read_complete_frames(path, repair=False)
+    else:
+        frames = read(path, index=":")
     n_distorted = sum(_config_type(f) == "distorted" for f in frames)
+    n_equil = sum(_config_type(f) == "equilibration" for f in frames)
     frames = [f for f in frames if _config_type(f) == "md"]  # the MD frames
+    if not frames:
+        print(f"{path.name}: no md frames yet ({n_equil} equilibration checkpoints)")
+        return {"frames": 0, "equilibration_frames": n_equil}
     n = len(frames[0])
     m = len(template)
     bonds = molecule_bonds(template)
@@ -503,7 +523,8 @@ def main(
     args = parser.parse_args(argv)
     mol = template() if template is not None else molecule_template(args.molecule)
     if args.summary:
-        summarize(args.output, mol)
+        # the finished file, or else the MD frames stored so far in the work file
+        summarize(args.output if args.output.exists() else work_path(args), mol)
         return 0
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
     from ase.constraints import FixCom
@@ -516,6 +537,7 @@ def main(
     work = work_path(args)
     out.parent.mkdir(parents=True, exist_ok=True)
     LOG.info("OMP_NUM_THREADS=%s  settings: %s", os.environ.get("OMP_NUM_THREADS"), vars(args))
+    lock = _lock(work)  # held until the process ends: one job per work file
 
     if args.resume and not work.exists() and out.exists():
         if "config_type=distorted" in gzip.open(out, "rt").read():
@@ -690,6 +712,8 @@ def main(
         dst.write(buf.getvalue().encode())
     if not args.keep_workfile:
         work.unlink()
+    lock.close()
+    Path(lock.name).unlink(missing_ok=True)
     LOG.info("wrote %s (%d frames, %.2f MB)", out, len(frames), out.stat().st_size / 1e6)
     return 0
 

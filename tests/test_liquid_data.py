@@ -113,3 +113,28 @@ def test_empty_or_missing_work_file(tmp_path):
     (tmp_path / "e.partial.extxyz.gz").write_bytes(b"")
     assert liquid.read_complete_frames(tmp_path / "e.partial.extxyz.gz") == []
     assert isinstance(liquid.molecule_template("NH3"), Atoms)
+
+
+def test_summary_reads_a_work_file_without_repairing_it(tmp_path, capsys):
+    mol = liquid.molecule_template("CH3OH")
+    box = liquid.build_box(mol, 2, 0.79, np.random.default_rng(4))
+    work = tmp_path / "m.partial.extxyz.gz"
+    for k in range(2):
+        liquid.append_frame(work, _labelled(box, k + 1))
+    with open(work, "ab") as fh:  # a frame being written by the job
+        fh.write(work.read_bytes()[:100])
+    size = work.stat().st_size
+    stats = liquid.summarize(work, mol)
+    assert work.stat().st_size == size
+    assert stats["frames"] == 2 and stats["frames_not_intact"] == 0 and stats["molecules"] == 2
+    assert stats["bond_C-O_mean_A"] == pytest.approx(mol.get_distance(0, 1))
+    assert "bond_O-H_max_A" in capsys.readouterr().out
+
+
+def test_one_job_per_work_file(tmp_path):
+    work = tmp_path / "m.partial.extxyz.gz"
+    held = liquid._lock(work)
+    with pytest.raises(SystemExit, match="another job"):
+        liquid._lock(work)
+    held.close()
+    liquid._lock(work).close()
