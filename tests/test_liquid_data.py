@@ -81,7 +81,7 @@ def test_water_is_the_same_case():
 def test_methanol_defaults():
     args = liquid.parse_args([])
     assert (args.molecule, args.n_molecules, args.density, args.temperature) == ("CH3OH", 16, 0.79, 300.0)
-    assert (args.timestep, args.stride, args.n_frames) == (0.5, 10, 400)
+    assert (args.timestep, args.equil_steps, args.stride, args.n_frames) == (0.5, 4000, 10, 400)
     assert liquid.work_path(args).name == "methanol_gfn1.partial.extxyz.gz"
 
 
