@@ -8,7 +8,7 @@ code   meaning
 0      success
 1      a build or internal failure (a bug report is welcome)
 2      bad input: a wrong option, a missing or unreadable file
-3      MD became unstable (the last good frame is kept)
+3      MD became unstable (the last good frame is kept), or a model failed validation
 130    interrupted (Ctrl-C)
 =====  ==============================================================
 """
@@ -57,6 +57,29 @@ class MDInstabilityError(RuntimeError):
         msg = f"MD became unstable at step {step}: {reason}"
         if last_good_file is not None:
             msg += f"; last good frame saved to {last_good_file}"
+        super().__init__(msg)
+
+
+class ValidationFailed(RuntimeError):
+    """A model failed ``nequip-mts validate``: a false minimum along a bond, or MD that
+    broke bonds or drifted; the message names the worst finding and the report.
+
+    Attributes
+    ----------
+    findings : list of str
+        One line per failed check.
+    report : str or None
+        The markdown report that lists every check.
+    """
+
+    def __init__(self, findings, report=None):
+        self.findings = list(findings)
+        self.report = None if report is None else str(report)
+        shown = "; ".join(self.findings[:3])
+        more = f"; and {len(self.findings) - 3} more" if len(self.findings) > 3 else ""
+        msg = f"validation failed: {shown}{more}"
+        if self.report is not None:
+            msg += f" (report: {self.report})"
         super().__init__(msg)
 
 
@@ -111,7 +134,7 @@ def reading_model(path, what="a model file", fix=""):
 
 def exit_code(err: BaseException) -> int:
     """The exit code for an exception that stopped a command."""
-    if isinstance(err, MDInstabilityError):
+    if isinstance(err, (MDInstabilityError, ValidationFailed)):
         return EXIT_UNSTABLE
     if isinstance(err, KeyboardInterrupt):
         return EXIT_INTERRUPTED

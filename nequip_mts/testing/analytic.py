@@ -235,3 +235,41 @@ def resonance_scan(inner_per_period=50, ks=range(5, 36), duration_fs=1000.0, **s
     for k in ks:
         rms, worst = nve_energy_error(atoms, fast, slow, k * h, k, duration_fs * units.fs)
         yield k, k * h / units.fs, k * h / period, rms, worst
+
+
+class BondWell(AnalyticCalculator):
+    """A Gaussian well on each bond, ``E = -sum_b depth exp(-(r - r_w)^2 / (2 width^2))``.
+
+    Added to :class:`HarmonicBonds` it makes a false minimum along the bond at ``r_w``,
+    the defect ``nequip-mts validate`` looks for.
+
+    Parameters
+    ----------
+    bonds : array of shape (n, 2)
+        Atom index pairs.
+    depth : float
+        Depth of the well in eV.
+    position : float
+        Bond length at the bottom of the well, in A.
+    width : float
+        Width of the well in A.
+    """
+
+    def __init__(self, bonds, depth, position, width, **kwargs):
+        super().__init__(**kwargs)
+        self.bonds = np.asarray(bonds, dtype=int).reshape(-1, 2)
+        self.depth = float(depth)
+        self.position = float(position)
+        self.width = float(width)
+
+    def energy_and_forces(self, positions):
+        i, j = self.bonds.T
+        d = positions[j] - positions[i]
+        r = np.linalg.norm(d, axis=1)
+        gauss = self.depth * np.exp(-((r - self.position) ** 2) / (2.0 * self.width**2))
+        # dE/dr = gauss (r - r_w) / width^2; the force on j is -dE/dr along d / r
+        fj = -(gauss * (r - self.position) / self.width**2 / r)[:, None] * d
+        forces = np.zeros_like(positions)
+        np.add.at(forces, j, fj)
+        np.add.at(forces, i, -fj)
+        return -float(gauss.sum()), forces
