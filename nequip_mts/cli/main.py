@@ -3,7 +3,8 @@
 Every subcommand lives in a module of this package that defines ``add_parser(subparsers)``
 and sets ``func`` to a function of the parsed arguments. Subcommands raise exceptions;
 :func:`main` alone turns them into one line on stderr and an exit code
-(:mod:`nequip_mts.errors`): 2 for bad input, 3 for an MD instability, 130 for Ctrl-C.
+(:mod:`nequip_mts.errors`): 2 for bad input, 3 for an MD instability or a failed
+validation, 130 for Ctrl-C.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import sys
 import warnings
 
 from nequip_mts import __version__
-from nequip_mts.cli import analyze, demo, deploy, lammps, md
+from nequip_mts.cli import analyze, demo, deploy, lammps, md, validate
 from nequip_mts.errors import EXIT_FAILURE, BuildError, MDWarning, exit_code
 
 # in the order --help lists them
-SUBCOMMAND_MODULES = (md, deploy, lammps, analyze, demo)
+SUBCOMMAND_MODULES = (md, validate, deploy, lammps, analyze, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

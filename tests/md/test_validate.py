@@ -1,0 +1,184 @@
+"""``nequip-mts validate``: bond scans find a false minimum, MD probes, exit codes."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+from ase.build import molecule
+from ase.io import write
+
+from nequip_mts.cli import validate as validate_cli
+from nequip_mts.cli.main import main as cli_main
+from nequip_mts.errors import EXIT_UNSTABLE, ValidationFailed, exit_code
+from nequip_mts.md import MTSCalculator
+from nequip_mts.md.validate import ProbeSettings, bond_scan, representative_bonds, validate
+from nequip_mts.testing.analytic import AnalyticSum, BondWell, diatomic_fluid
+
+BOND = 0.6  # A; below 1.2 x the H-H covalent-radius sum (0.74 A), so every bond is found
+WELL_AT = 1.6 * BOND
+SHORT = ProbeSettings(ensemble="nve", ks=(2, 4), time_ps=0.1)
+
+
+def fluid():
+    return diatomic_fluid(n_molecules=27, bond_k=40.0, bond_length=BOND, spacing=2.2)
+
+
+@pytest.fixture
+def good():
+    atoms, fast, slow = fluid()
+    return atoms, MTSCalculator.from_calculators(fast, slow)
+
+
+@pytest.fixture
+def holed():
+    """The fast part has a 4 eV Gaussian well at 1.6x the bond length: a false minimum."""
+    atoms, fast, slow = fluid()
+    hole = BondWell(fast.bonds, depth=4.0, position=WELL_AT, width=0.08)
+    return atoms, MTSCalculator.from_calculators(AnalyticSum([fast, hole]), slow)
+
+
+def test_the_scan_finds_the_false_minimum_and_its_part(holed):
+    atoms, calc = holed
+    bonds = representative_bonds(atoms)
+    assert list(bonds) == ["H-H"]
+    scan = bond_scan(atoms, calc, *bonds["H-H"])
+    assert not scan.passed
+    (hole,) = scan.false_minima
+    assert hole.pair == "H-H" and hole.side == "stretch" and hole.part == "fast"
+    assert hole.position_A == pytest.approx(WELL_AT, abs=0.05)
+    # the fall from the barrier to the bottom of the well, measured on the scan itself
+    r, e = scan.distances_A, scan.energy
+    beyond = r > scan.equilibrium_A
+    assert hole.depth_eV == pytest.approx(
+        np.max(e[beyond & (r < hole.position_A)]) - e[r == hole.position_A][0]
+    )
+    assert 1.0 < hole.depth_eV < 4.0
+    assert hole.fast_fall_eV > hole.depth_eV > hole.slow_fall_eV
+    assert scan.equilibrium_A == pytest.approx(BOND, abs=0.03)
+
+
+def test_a_good_model_passes_and_recommends_a_k(good):
+    atoms, calc = good
+    result = validate(atoms, calc, SHORT)
+    assert result.passed, result.findings
+    (scan,) = result.scans
+    assert scan.passed and scan.compression_rise_eV > 0.5
+    assert [p.k for p in result.probes] == [1, 2, 4]
+    assert all(p.stopped is None and p.steps_done == p.steps for p in result.probes)
+    assert result.recommended_k in (1, 2, 4)
+    assert result.probes[0].label == "single step" and result.probes[0].passed
+
+
+def test_validation_fails_on_the_hole_and_names_pair_and_depth(holed):
+    atoms, calc = holed
+    result = validate(atoms, calc, None)
+    assert not result.passed
+    err = ValidationFailed(result.findings)
+    assert exit_code(err) == EXIT_UNSTABLE == 3
+    depth = result.scans[0].false_minima[0].depth_eV
+    assert "false minimum along H-H" in str(err) and f"falls by {depth:.2f} eV" in str(err)
+    assert "fast part" in str(err)
+
+
+def test_a_soft_compression_fails():
+    atoms, fast, slow = fluid()
+    fast.k = 2.0  # a floppy bond
+    scan = bond_scan(atoms, MTSCalculator.from_calculators(fast, slow), *representative_bonds(atoms)["H-H"])
+    assert any("soft under compression" in p for p in scan.problems)
+
+
+def test_the_moved_atom_is_the_terminal_one():
+    water = molecule("H2O")
+    ((pair, (fixed, moved)),) = representative_bonds(water).items()
+    assert pair == "H-O" and water[fixed].symbol == "O" and water[moved].symbol == "H"
+
+
+def test_a_topology_change_fails_the_probe():
+    """A bond that breaks in the first femtoseconds: the probe stops and says which."""
+    atoms, fast, slow = fluid()
+    calc = MTSCalculator.from_calculators(fast, slow)
+    # a floppy bond, and an anchor 1 A away that pulls atom 1 off its partner
+    fast.k = 2.0
+    slow.terms[0].anchors[1] += [1.0, 0.0, 0.0]
+    result = validate(atoms, calc, ProbeSettings(ks=(2,), time_ps=0.1))
+    single = result.probes[0]
+    assert single.stopped is not None and "bond H0-H1 broke" in single.stopped
+    assert not result.passed and any("K=1: stopped at" in f for f in result.findings)
+
+
+# ---------------------------------------------------------------------- the command
+@pytest.fixture
+def structure(tmp_path):
+    atoms, _, _ = fluid()
+    path = tmp_path / "fluid.extxyz"
+    write(path, atoms)
+    return path
+
+
+def _loader(monkeypatch, calc):
+    used = []
+
+    def load(model, device="cpu"):
+        used.append((model, device))
+        return calc
+
+    monkeypatch.setattr(validate_cli, "load_provider", load)
+    return used
+
+
+def _args(tmp_path, structure, *extra):
+    return ["validate", str(tmp_path / "deployed"), str(structure), "-o", str(tmp_path / "val"),
+            "--ks", "2", "4", "--time-ps", "0.1", *extra]  # fmt: skip
+
+
+def test_validate_command_exits_3_on_a_false_minimum(tmp_path, structure, holed, monkeypatch, capsys):
+    used = _loader(monkeypatch, holed[1])
+    assert cli_main(_args(tmp_path, structure)) == 3
+    assert used == [(str(tmp_path / "deployed"), "cpu")]
+    err = capsys.readouterr().err
+    line = [x for x in err.splitlines() if x.startswith("nequip-mts validate: error:")][0]
+    assert "false minimum along H-H" in line and "fast part" in line
+    depth = float(re.search(r"falls by ([0-9.]+) eV", line).group(1))
+    assert 1.0 < depth < 4.0
+    report = (tmp_path / "val" / "report.md").read_text()
+    assert "**Verdict: FAIL**" in report and "H-H" in report
+    results = json.loads((tmp_path / "val" / "results.json").read_text())
+    assert results["passed"] is False
+    assert results["bond_scans"][0]["false_minima"][0]["depth_eV"] == pytest.approx(depth, abs=0.006)
+    for png in ("bond_scans.png", "md_probes.png"):
+        assert (tmp_path / "val" / png).stat().st_size > 1000
+
+
+def test_validate_command_passes_a_good_model(tmp_path, structure, good, monkeypatch, capsys):
+    _loader(monkeypatch, good[1])
+    assert cli_main(_args(tmp_path, structure, "--no-plots")) == 0
+    out = capsys.readouterr().out
+    assert "validate: pass; the largest K that passes is" in out
+    report = (tmp_path / "val" / "report.md").read_text()
+    assert "**Verdict: PASS**" in report and "| MTS K=4 |" in report
+    assert not (tmp_path / "val" / "bond_scans.png").exists()
+    # the report is not written over without --overwrite
+    assert cli_main(_args(tmp_path, structure, "--no-plots")) == 2
+    assert "already exist" in capsys.readouterr().err
+    assert cli_main(_args(tmp_path, structure, "--no-plots", "--overwrite", "--no-md")) == 0
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--ks", "0"], "--ks"),
+        (["--timestep-fs", "-1"], "--timestep-fs"),
+        (["--stretch-to", "0.9"], "--stretch-to"),
+    ],
+)
+def test_validate_command_bad_input_exits_2(tmp_path, structure, good, monkeypatch, capsys, extra, message):
+    _loader(monkeypatch, good[1])
+    assert cli_main(_args(tmp_path, structure, *extra)) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_validate_command_missing_structure_exits_2(tmp_path, good, monkeypatch, capsys):
+    _loader(monkeypatch, good[1])
+    assert cli_main(_args(tmp_path, tmp_path / "nothing.xyz")) == 2
+    assert "no structure file" in capsys.readouterr().err
