@@ -228,7 +228,7 @@ class MDSettings:
             f"fastest bond stretch, about {stretch.period_fs:.1f} fs ({'-'.join(stretch.pair)}, "
             f"~{stretch.wavenumber_cm:.0f} cm^-1, {stretch.source}); MD is likely to be "
             f"inaccurate or unstable: use --timestep-fs {_round_down(RESONANCE_FRACTION * stretch.period_fs)} "
-            "or less, or validate it, see docs/md.md (resonance)"
+            "or less, or check the step with `nequip-mts validate`, see docs/md.md (resonance)"
         )
 
     def warn_outer_step(self, atoms) -> Optional[str]:

@@ -329,6 +329,7 @@ def test_long_outer_step_on_water_warns(tmp_path, emt_provider, capsys):
     err = capsys.readouterr().err
     assert "nequip-mts md: warning: the outer step of 5 fs is more than a third" in err
     assert "about 9.0 fs (H-O" in err and "see docs/md.md (resonance)" in err
+    assert "check the step with `nequip-mts validate`" in err
     # 3 fs is below the limit
     args[args.index("--timestep-fs") + 1] = "3"
     args[args.index("--inner-steps") + 1] = "6"
