@@ -182,3 +182,20 @@ def test_validate_command_missing_structure_exits_2(tmp_path, good, monkeypatch,
     _loader(monkeypatch, good[1])
     assert cli_main(_args(tmp_path, tmp_path / "nothing.xyz")) == 2
     assert "no structure file" in capsys.readouterr().err
+
+
+def test_validate_imports_no_training_code():
+    """The library and the command (parser built) import no torch, nequip, lightning or hydra."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, argparse, nequip_mts.md.validate, nequip_mts.cli.validate as v\n"
+        "v.add_parser(argparse.ArgumentParser().add_subparsers())\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'lightning', 'hydra', 'nequip', 'matplotlib') or m.startswith('nequip_mts.train')]\n"
+        "print(bad)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
