@@ -113,6 +113,7 @@ class BondScan:
     compression_rise_eV: float
     false_minima: list
     problems: list
+    clearance_A: float = math.nan
 
     @property
     def passed(self) -> bool:
@@ -125,6 +126,7 @@ class BondScan:
             "length_A": self.length_A,
             "equilibrium_A": self.equilibrium_A,
             "compression_rise_eV": self.compression_rise_eV,
+            "clearance_A": self.clearance_A,
             "passed": self.passed,
             "problems": list(self.problems),
             "false_minima": [dataclasses.asdict(m) for m in self.false_minima],
@@ -145,12 +147,36 @@ def _bond_vector(atoms, i, j):
     return vector
 
 
-def representative_bonds(atoms, bond_scale=None) -> dict:
+def clearance(atoms, fixed, moved, stretch=STRETCH_MAX) -> float:
+    """Distance (A) from the moved atom at ``stretch`` x the bond length to the nearest
+    atom other than the two of the bond: how close the scan comes to a neighbour."""
+    from ase.geometry import get_distances
+
+    vector = _bond_vector(atoms, fixed, moved)
+    end = atoms.positions[fixed] + stretch * vector
+    others = np.setdiff1d(np.arange(len(atoms)), [fixed, moved])
+    if len(others) == 0:
+        return math.inf
+    periodic = bool(atoms.pbc.any())
+    _, d = get_distances(
+        end[None, :],
+        atoms.positions[others],
+        cell=atoms.cell if periodic else None,
+        pbc=atoms.pbc if periodic else None,
+    )
+    return float(d.min())
+
+
+def representative_bonds(atoms, bond_scale=None, stretch=STRETCH_MAX) -> dict:
     """One bond per bonded element pair: ``{"C-O": (fixed, moved), ...}``.
 
-    Bonds are those of :class:`~nequip_mts.md.topology.TopologyWatch`. Of a pair's bonds
-    the one closest to their median length is taken; the atom with fewer bonds (a
-    terminal H, say) is the one that moves, so that the scan distorts little else.
+    Bonds are those of :class:`~nequip_mts.md.topology.TopologyWatch`. The atom with
+    fewer bonds (a terminal H, say) is the one that moves, so that the scan distorts
+    little else. Of a pair's bonds the one with the most room along its stretch is
+    taken (the largest :func:`clearance` at ``stretch``): in a liquid, an O-H stretched
+    towards the O it donates a hydrogen bond to ends in a proton transfer, a real lower
+    minimum that is no defect of the model. Ties go to the bond closest to the pair's
+    median length.
     """
     from nequip_mts.md.topology import TopologyWatch
 
@@ -166,10 +192,16 @@ def representative_bonds(atoms, bond_scale=None) -> dict:
     chosen = {}
     for pair in sorted(groups):
         ks = groups[pair]
-        k = ks[int(np.argmin(np.abs(lengths[ks] - np.median(lengths[ks]))))]
-        i, j = (int(a) for a in bonds[k])
-        # move the atom with fewer bonds; keep the better-connected one fixed
-        chosen[pair] = (i, j) if degree[j] <= degree[i] else (j, i)
+        median = np.median(lengths[ks])
+        candidates = []
+        for k in ks:
+            i, j = (int(a) for a in bonds[k])
+            # move the atom with fewer bonds; keep the better-connected one fixed
+            fixed, moved = (i, j) if degree[j] <= degree[i] else (j, i)
+            room = round(clearance(atoms, fixed, moved, stretch), 2)
+            candidates.append((-room, abs(lengths[k] - median), fixed, moved))
+        _, _, fixed, moved = min(candidates)
+        chosen[pair] = (fixed, moved)
     return chosen
 
 
@@ -233,6 +265,7 @@ def bond_scan(
         slow = np.asarray(slow) - slow[i0]
     symbols = atoms.get_chemical_symbols()
     pair = "-".join(sorted((symbols[fixed], symbols[moved])))
+    room = clearance(atoms, fixed, moved, fractions[-1])
     problems, minima = [], []
     if not np.isfinite(energy).all():
         bad = distances[~np.isfinite(energy)]
@@ -275,7 +308,17 @@ def bond_scan(
         )
     parts = (fast, slow) if mts else (None, None)
     return BondScan(
-        pair, (fixed, moved), length, distances, energy, *parts, float(distances[eq]), rise, minima, problems
+        pair,
+        (fixed, moved),
+        length,
+        distances,
+        energy,
+        *parts,
+        float(distances[eq]),
+        rise,
+        minima,
+        problems,
+        room,
     )
 
 
@@ -517,7 +560,7 @@ def validate(
     say = progress or (lambda text: None)
     notes = []
     scans = []
-    bonds = representative_bonds(atoms)
+    bonds = representative_bonds(atoms, stretch=scan_options.get("stretch_max", STRETCH_MAX))
     if not bonds:
         notes.append("no bonded atom pairs in the structure: no bond scans")
     for pair, (fixed, moved) in bonds.items():
@@ -567,8 +610,8 @@ def report_markdown(result: Validation, title="Model validation", inputs=None, f
             "energies relative to the structure's.",
             "",
             "| pair | atoms | length (A) | minimum (A) | rise under compression (eV) | "
-            "false minima | verdict |",
-            "|---|---|---|---|---|---|---|",
+            "nearest other atom at the stretch limit (A) | false minima | verdict |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for scan in result.scans:
             minima = "; ".join(
@@ -577,7 +620,7 @@ def report_markdown(result: Validation, title="Model validation", inputs=None, f
             lines.append(
                 f"| {scan.pair} | {scan.atoms[0]}-{scan.atoms[1]} | {scan.length_A:.3f} | "
                 f"{_fmt(scan.equilibrium_A, '.3f')} | {_fmt(scan.compression_rise_eV, '.2f')} | "
-                f"{minima or 'none'} | {'pass' if scan.passed else 'FAIL'} |"
+                f"{_fmt(scan.clearance_A, '.2f')} | {minima or 'none'} | {'pass' if scan.passed else 'FAIL'} |"
             )
         problems = [p for s in result.scans for p in s.problems]
         if problems:

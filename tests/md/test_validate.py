@@ -12,7 +12,7 @@ from nequip_mts.cli import validate as validate_cli
 from nequip_mts.cli.main import main as cli_main
 from nequip_mts.errors import EXIT_UNSTABLE, ValidationFailed, exit_code
 from nequip_mts.md import MTSCalculator
-from nequip_mts.md.validate import ProbeSettings, bond_scan, representative_bonds, validate
+from nequip_mts.md.validate import ProbeSettings, bond_scan, clearance, representative_bonds, validate
 from nequip_mts.testing.analytic import AnalyticSum, BondWell, diatomic_fluid
 
 BOND = 0.6  # A; below 1.2 x the H-H covalent-radius sum (0.74 A), so every bond is found
@@ -86,6 +86,16 @@ def test_a_soft_compression_fails():
     fast.k = 2.0  # a floppy bond
     scan = bond_scan(atoms, MTSCalculator.from_calculators(fast, slow), *representative_bonds(atoms)["H-H"])
     assert any("soft under compression" in p for p in scan.problems)
+
+
+def test_the_scanned_bond_is_the_one_with_most_room(holed):
+    """Not one stretched into a neighbour (in water: towards a hydrogen-bond acceptor)."""
+    atoms, calc = holed
+    fixed, moved = representative_bonds(atoms)["H-H"]
+    rooms = [clearance(atoms, i, j) for i, j in np.arange(len(atoms)).reshape(-1, 2)]
+    assert clearance(atoms, fixed, moved) == pytest.approx(max(rooms), abs=0.006)
+    scan = bond_scan(atoms, calc, fixed, moved)
+    assert scan.clearance_A == pytest.approx(max(rooms), abs=0.006)
 
 
 def test_the_moved_atom_is_the_terminal_one():
