@@ -48,10 +48,6 @@ STRETCH_WAVENUMBERS_CM = {
 # side of a warning).
 GENERIC_STIFFNESS_N_PER_M = 500.0
 
-# bonded: closer than BOND_CUTOFF_MULT x the sum of the covalent radii
-# (ase.neighborlist.natural_cutoffs); 1.2 keeps stretched X-H bonds of a hot liquid
-BOND_CUTOFF_MULT = 1.2
-
 # speed of light in cm/fs: period_fs = 1 / (SPEED_OF_LIGHT_CM_PER_FS * wavenumber)
 SPEED_OF_LIGHT_CM_PER_FS = 2.99792458e-5
 
@@ -138,8 +134,9 @@ def stretch_wavenumber_cm(a: str, b: str) -> Optional[float]:
 def fastest_stretch(atoms) -> Optional[Stretch]:
     """Estimate the period of the fastest bond stretch in ``atoms``.
 
-    Bonds are the pairs closer than :data:`BOND_CUTOFF_MULT` times the sum of their
-    covalent radii (``ase.neighborlist.natural_cutoffs``). Each bonded element pair gets
+    Bonds are those of :class:`~nequip_mts.md.topology.TopologyWatch`: pairs closer than
+    :data:`nequip_mts.analysis.molecules.BOND_SCALE` times the sum of their covalent radii
+    (``ase.neighborlist.natural_cutoffs``). Each bonded element pair gets
     the wavenumber of :data:`STRETCH_WAVENUMBERS_CM`, or, if it is not listed, that of a
     harmonic bond of stiffness :data:`GENERIC_STIFFNESS_N_PER_M` on the pair's reduced
     mass. This is an estimate of the fastest mode, not a measurement; a validation run
@@ -151,7 +148,8 @@ def fastest_stretch(atoms) -> Optional[Stretch]:
         The fastest one, or ``None`` when no two atoms are bonded.
     """
     from ase import units
-    from ase.neighborlist import natural_cutoffs, neighbor_list
+
+    from nequip_mts.md.topology import TopologyWatch
 
     if len(atoms) < 2:
         return None
@@ -160,11 +158,11 @@ def fastest_stretch(atoms) -> Optional[Stretch]:
     if probe.cell.rank < 3:
         # no (full) cell: a bounding box, so that the neighbour search does not fail
         probe.pbc = False
-    i, j = neighbor_list("ij", probe, natural_cutoffs(probe, mult=BOND_CUTOFF_MULT))
-    if len(i) == 0:
+    bonds = TopologyWatch(probe).bonds
+    if len(bonds) == 0:
         return None
     numbers = probe.numbers
-    pairs = {tuple(sorted(p)) for p in zip(numbers[i].tolist(), numbers[j].tolist())}
+    pairs = {tuple(sorted(p)) for p in numbers[bonds].tolist()}
     masses = probe.get_masses()
     mass_of = {int(z): float(m) for z, m in zip(numbers, masses)}
     symbols = dict(zip(numbers.tolist(), probe.get_chemical_symbols()))
