@@ -168,6 +168,16 @@ class RDFHalves:
         """Sampling noise of max |dg| per pair; see :func:`half_vs_half_noise`."""
         return half_vs_half_noise(self.first, self.second, self.r, rmin)
 
+    def compare(self, other: "RDFHalves", rmin: float = 0.0) -> tuple[dict[str, float], dict[str, float]]:
+        """Max |dg| between this run and ``other`` beyond ``rmin``, and its sampling noise.
+
+        The noise of a difference of two runs is the mean of the two runs' own noises
+        (:meth:`noise`). The runs must share their grid and pairs.
+        """
+        diff = rdf_max_abs_diff(self.g, other.g, r=self.r, rmin=rmin)
+        mine, theirs = self.noise(rmin), other.noise(rmin)
+        return diff, {k: 0.5 * (mine[k] + theirs[k]) for k in mine.keys() & theirs.keys()}
+
 
 def rdf_halves(
     frames,

@@ -31,7 +31,7 @@ from .diffusion import DiffusionResult, self_diffusion_from_frames
 from .drift import DriftResult, MDLog, drift_from_md_log, read_md_log
 from .frames import TIME_KEY, discard_equilibration, frame_times_fs, load_frames, regular_frames
 from .molecules import BOND_SCALE, find_molecules, parse_selector
-from .rdf import RDFHalves, element_pairs, first_peak, rdf_halves, rdf_max_abs_diff
+from .rdf import RDFHalves, element_pairs, first_peak, rdf_halves
 from .vdos import C_CM_PER_FS, band_peak, spectral_distance, vdos_from_frames
 
 #: without --band, the VDOS table gives the highest peak above this wavenumber (cm^-1),
@@ -329,15 +329,10 @@ def compare_runs(a: RunAnalysis, b: RunAnalysis, compare_rmin: float | None = No
     if a.rdf.r.shape != b.rdf.r.shape or not np.allclose(a.rdf.r, b.rdf.r):
         raise ValueError(f"runs {a.label} and {b.label} have different RDF grids")
 
-    def noise(rmin):
-        na, nb = a.rdf.noise(rmin), b.rdf.noise(rmin)
-        return {k: 0.5 * (na[k] + nb[k]) for k in na.keys() & nb.keys()}
-
-    diff = rdf_max_abs_diff(a.rdf.g, b.rdf.g)
+    diff, noise_all = a.rdf.compare(b.rdf)
     inter = noise_inter = None
     if compare_rmin is not None:
-        inter = rdf_max_abs_diff(a.rdf.g, b.rdf.g, r=a.rdf.r, rmin=compare_rmin)
-        noise_inter = noise(compare_rmin)
+        inter, noise_inter = a.rdf.compare(b.rdf, compare_rmin)
     dif = {}
     for group in a.diffusion.keys() & b.diffusion.keys():
         da, db = a.diffusion[group], b.diffusion[group]
@@ -355,7 +350,7 @@ def compare_runs(a: RunAnalysis, b: RunAnalysis, compare_rmin: float | None = No
         and np.allclose(a.vdos[0], b.vdos[0])
     ):
         distance = spectral_distance(a.vdos[0], a.vdos[1], b.vdos[1])
-    return Comparison(a.label, b.label, diff, noise(0.0), inter, noise_inter, dif, shifts, distance)
+    return Comparison(a.label, b.label, diff, noise_all, inter, noise_inter, dif, shifts, distance)
 
 
 @dataclass

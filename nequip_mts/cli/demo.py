@@ -117,16 +117,13 @@ def _timed_run(dyn, steps, label, workdir, max_temperature_K, progress):
 
 def _rdf_comparison(runs, rmax):
     """Intermolecular RDFs of each run with their halves; max |dg| and its noise per pair."""
-    from nequip_mts.analysis.rdf import half_vs_half_noise, rdf_halves, rdf_max_abs_diff
+    from nequip_mts.analysis.rdf import rdf_halves
 
     halves = {
         name: rdf_halves(frames, rmax=rmax, nbins=120, intermolecular=True) for name, frames in runs.items()
     }
-    (a, ha), (b, hb) = halves.items()
-    diff = rdf_max_abs_diff(ha.g, hb.g, r=ha.r, rmin=RDF_RMIN_A)
-    noise_a = half_vs_half_noise(ha.first, ha.second, r=ha.r, rmin=RDF_RMIN_A)
-    noise_b = half_vs_half_noise(hb.first, hb.second, r=hb.r, rmin=RDF_RMIN_A)
-    noise = {pair: 0.5 * (noise_a[pair] + noise_b[pair]) for pair in diff}
+    first, second = halves.values()
+    diff, noise = first.compare(second, RDF_RMIN_A)
     return halves, diff, noise
 
 
