@@ -1,11 +1,16 @@
-"""Physics of MTS vs single-step MD on the bundled water models: RDFs, VDOS, diffusion, NVE drift.
+"""Physics of MTS vs single-step MD on a bundled liquid's models: RDFs, VDOS, diffusion, NVE drift.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/md_physics.py [--production-ps 6] [--replicate 2 1 1] [--control]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/md_physics.py [--system water] [--production-ps 6] [--replicate 2 1 1] [--control]
 
-1. NVT (Bussi thermostat, 350 K, weak coupling) from the same start, after an
+``--system`` (``benchmarks/systems.py``) picks the liquid: its bundled data and models,
+its temperature (water 350 K, methanol 300 K) and its RDF pairs, VDOS bands and
+diffusing atoms.
+
+1. NVT (Bussi thermostat, the system's temperature, weak coupling) from the same start, after an
    equilibration: the baseline with a 0.5 fs step, MTS with a 0.5 fs inner step and
-   K = 6 (3 fs outer step). Frames every 3 fs give the O-O/O-H/H-H RDFs, the VDOS
-   (from velocities) and the O self-diffusion (MSD).
+   K = 6 (3 fs outer step; ``--k``). Frames every 3 fs give the RDFs, the VDOS
+   (from velocities) and the self-diffusion (MSD). Every frame's covalent bonds are
+   compared with the start's (:class:`nequip_mts.md.topology.TopologyWatch`).
 2. NVE from the equilibrated state: the baseline at 0.5 fs and MTS with outer steps of
    1, 2, 3 and 4 fs (K = 2, 4, 6, 8); the drift of the conserved energy in
    meV/atom/ps from a linear fit.
@@ -22,7 +27,8 @@ number of the report is computed from those files by ``nequip_mts.analysis.repor
 code behind ``nequip-mts analyze``, and the report prints the ``nequip-mts analyze``
 command that reproduces them.
 
-Results go to benchmarks/results/md_physics.md and PNG plots beside it.
+Results go to benchmarks/results/md_physics.md (water) or
+benchmarks/results/<system>/physics.md, and PNG plots beside it.
 """
 
 import argparse
@@ -33,39 +39,14 @@ import time
 
 import numpy as np
 
-from nequip_mts.resources import bundled_model, water_data
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import systems  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-DATA = water_data()
 RESULTS = ROOT / "benchmarks" / "results"
 RUNS = ROOT / "runs"
-TEMPERATURE_K = 350.0
 INNER_FS = 0.5
-K_NVT = 6
 FRAME_FS = 3.0
-
-
-#: the analysis settings of this benchmark (those of the `nequip-mts analyze` command it prints)
-RMAX, NBINS, RMIN_INTER = 6.0, 120, 1.7
-BANDS = {"O-H stretch peak (cm^-1)": (2800.0, 4200.0), "H-O-H bend peak (cm^-1)": (1300.0, 1900.0)}
-ANALYZE_ARGS = (
-    "--pairs O-O O-H H-H --rmax 6 --nbins 120 --compare-rmin 1.7 "
-    "--band 2800 4200 --band 1300 1900 --diffusion-groups O"
-)
-
-
-def analysis_options():
-    """The :class:`AnalysisOptions` equal to ``ANALYZE_ARGS``."""
-    from nequip_mts.analysis.report import AnalysisOptions
-
-    return AnalysisOptions(
-        pairs=[("O", "O"), ("O", "H"), ("H", "H")],
-        rmax=RMAX,
-        nbins=NBINS,
-        compare_rmin=RMIN_INTER,
-        bands=list(BANDS.values()),
-        diffusion_groups=["O"],
-    )
 
 
 def stamped_copy(atoms, dyn):
@@ -130,6 +111,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    systems.add_argument(parser)
+    parser.add_argument("--k", type=int, default=6, help="inner steps per outer step of the NVT MTS run")
     parser.add_argument("--equilibration-ps", type=float, default=0.3)
     parser.add_argument("--production-ps", type=float, default=6.0)
     parser.add_argument("--nve-ps", type=float, default=1.0)
@@ -139,16 +122,23 @@ def main(argv=None):
     parser.add_argument(
         "--out",
         type=pathlib.Path,
-        default=RESULTS / "md_physics",
-        help="report stem: <out>.md and <out>_*.png (default benchmarks/results/md_physics)",
+        help="report stem: <out>.md and <out>_*.png (default benchmarks/results/md_physics for "
+        "water, benchmarks/results/<system>/physics otherwise)",
     )
     parser.add_argument(
         "--runs-dir",
         type=pathlib.Path,
-        default=RUNS,
-        help="where the trajectories and NVE logs go (default runs/)",
+        help="where the trajectories and NVE logs go (default runs/, or runs/<system>/)",
     )
     args = parser.parse_args(argv)
+    system = systems.get(args.system)
+    water = system.name == "water"
+    if args.out is None:
+        args.out = RESULTS / "md_physics" if water else RESULTS / system.name / "physics"
+    if args.runs_dir is None:
+        args.runs_dir = RUNS if water else RUNS / system.name
+    K_NVT, TEMPERATURE_K = args.k, system.temperature_K
+    BANDS, RMIN_INTER = system.bands, system.compare_rmin
 
     from ase import units
     from ase.io import read, write
@@ -159,13 +149,14 @@ def main(argv=None):
     from nequip_mts.analysis.report import analyze_log, analyze_run, compare_runs
     from nequip_mts.md import RESPA, BussiRESPA, MTSCalculator
     from nequip_mts.md.providers import saved_model_calculator
+    from nequip_mts.md.topology import TopologyWatch
 
-    start_atoms = read(DATA, index=0).repeat(tuple(args.replicate))
+    start_atoms = read(system.data(), index=0).repeat(tuple(args.replicate))
     thermalize_momenta(start_atoms, temperature_K=TEMPERATURE_K, rng=np.random.default_rng(0))
     Stationary(start_atoms)
     n = len(start_atoms)
-    baseline_calc = saved_model_calculator(bundled_model("baseline"))
-    mts_calc = MTSCalculator.from_checkpoint(bundled_model("multiscale"))
+    baseline_calc = saved_model_calculator(system.model("baseline"))
+    mts_calc = MTSCalculator.from_checkpoint(system.model("multiscale"))
     inner = INNER_FS * units.fs
     taut_eq, taut_prod = 50 * units.fs, 100 * units.fs
 
@@ -174,7 +165,7 @@ def main(argv=None):
     runs = {}
     # control: the multiscale sum at a single 0.5 fs step, so that MTS-vs-control isolates
     # the integrator from the difference between the two trained models
-    sum_calc = saved_model_calculator(bundled_model("multiscale"))
+    sum_calc = saved_model_calculator(system.model("multiscale"))
     labels = ("baseline", "MTS", "control") if args.control else ("baseline", "MTS")
     for label in labels:
         atoms = start_atoms.copy()
@@ -202,7 +193,7 @@ def main(argv=None):
         print(f"{label}: {len(frames)} frames in {wall:.0f} s", flush=True)
 
     # --- structure and dynamics, from the files just written (as `nequip-mts analyze` reads them)
-    options = analysis_options()
+    options = system.analysis_options()
     analysis = {}
     for label, r in runs.items():
         r["frames"] = read(r["path"], index=":")
@@ -213,7 +204,7 @@ def main(argv=None):
     if args.control:
         versus_control = compare_runs(analysis["control"], analysis["MTS"], RMIN_INTER)
     vdos = {label: a.vdos for label, a in analysis.items()}  # frames every 3 fs: Nyquist 5560 cm^-1
-    diff = {label: a.diffusion["O"] for label, a in analysis.items()}
+    diff = {label: a.diffusion[system.diffusion_group] for label, a in analysis.items()}
 
     # --- NVE drift against the outer step, from the baseline's equilibrated state (MTSLogger logs)
     nve_start = runs["baseline"]["equilibrated"]
@@ -273,6 +264,13 @@ def main(argv=None):
             worst = max(worst, float(d.max()))
         return worst
 
+    def topology_changes(frames):
+        # frames whose covalent bonds differ from the run's start (broken or formed bonds)
+        watch = TopologyWatch(start_atoms)
+        bad = [i for i, f in enumerate(frames) if watch.check(f) is not None]
+        first = f", first at {frames[bad[0]].info['md_time_fs'] / 1000:.2f} ps" if bad else ""
+        return f"{len(bad)}/{len(frames)}{first}"
+
     def collapsed(frames):
         # frames with an H-H distance below 1.0 A: a collapsed molecule (the defect of
         # models trained without the distorted frames)
@@ -286,15 +284,19 @@ def main(argv=None):
     cmd = "OMP_NUM_THREADS={} .venv/bin/python benchmarks/md_physics.py {}".format(
         os.environ.get("OMP_NUM_THREADS", "?"), " ".join(sys.argv[1:])
     ).strip()
-    n_mol = n // 3
+    from collections import Counter
+
+    from nequip_mts.analysis.molecules import find_molecules
+
+    molecules_line = ", ".join(f"{c} {f}" for f, c in Counter(find_molecules(start_atoms).formulas).items())
     lines = [
-        "# Physics: single-step baseline vs MTS (water, GFN1-xTB models)",
+        f"# Physics: single-step baseline vs MTS ({system.name}, GFN1-xTB models)",
         "",
         f"Command: `{cmd}`  ",
-        f"System: {n} atoms ({n_mol} H2O; the bundled box x {' x '.join(map(str, args.replicate))}), {TEMPERATURE_K:.0f} K, "
+        f"System: {n} atoms ({molecules_line}; the bundled box x {' x '.join(map(str, args.replicate))}), {TEMPERATURE_K:.0f} K, "
         f"Bussi thermostat (taut 100 fs) after {args.equilibration_ps} ps equilibration; {args.production_ps} ps "
         f"production each; frames every {FRAME_FS} fs.  ",
-        f"Baseline: single Allegro model, 0.5 fs. MTS: multiscale model, 0.5 fs inner step x K={K_NVT} (3 fs outer).",
+        f"Baseline: single Allegro model, 0.5 fs. MTS: multiscale model, 0.5 fs inner step x K={K_NVT} ({INNER_FS * K_NVT:g} fs outer).",
     ]
     if args.control:
         lines += [
@@ -310,13 +312,25 @@ def main(argv=None):
         "|" + "---|" * (len(labels_cols) + 2 + (1 if args.control else 0)),
     ]
     for pair, d in sorted(versus.rdf_diff.items()):
+        if RMIN_INTER is None:  # intermolecular RDFs: compared over all r
+            lines.append(
+                row(
+                    f"intermolecular RDF g_{pair} max abs diff",
+                    [f"noise: {versus.rdf_noise[pair]:.3f}"] + [""] * (len(labels_cols) - 1),
+                    f"{d:.3f}",
+                    f"{versus_control.rdf_diff[pair]:.3f} (noise {versus_control.rdf_noise[pair]:.3f})"
+                    if args.control
+                    else "",
+                )
+            )
+            continue
         lines.append(
             row(
-                f"RDF g_{pair} max abs diff: all r / r > 1.7 A",
+                f"RDF g_{pair} max abs diff: all r / r > {RMIN_INTER:g} A",
                 [f"noise: {versus.rdf_noise[pair]:.3f} / {versus.rdf_noise_inter[pair]:.3f}"]
                 + [""] * (len(labels_cols) - 1),
                 f"{d:.3f} / {versus.rdf_diff_inter[pair]:.3f}",
-                f"r > 1.7 A: {versus_control.rdf_diff_inter[pair]:.3f}" if args.control else "",
+                f"r > {RMIN_INTER:g} A: {versus_control.rdf_diff_inter[pair]:.3f}" if args.control else "",
             )
         )
     for band, (lo, hi) in BANDS.items():
@@ -328,26 +342,34 @@ def main(argv=None):
                 f"{versus_control.band_shift[(lo, hi)]:+.0f}" if args.control else "",
             )
         )
+    group = system.diffusion_group
     lines.append(
         row(
-            "O self-diffusion (1e-5 cm^2/s)",
+            f"{group} self-diffusion (1e-5 cm^2/s)",
             [f"{diff[k].D_cgs:.2f} +/- {diff[k].D_err_cgs:.2f}" for k in labels_cols],
-            "{:+.2f} ({:.1f} sigma)".format(*versus.diffusion["O"]),
-            "{:+.2f} ({:.1f} sigma)".format(*versus_control.diffusion["O"]) if args.control else "",
+            "{:+.2f} ({:.1f} sigma)".format(*versus.diffusion[group]),
+            "{:+.2f} ({:.1f} sigma)".format(*versus_control.diffusion[group]) if args.control else "",
         )
     )
     lines.append(
         row(
-            "longest H-to-nearest-O distance seen (A)",
-            [f"{longest_bond(runs[k]['frames']):.2f}" for k in labels_cols],
+            "frames with a broken or formed covalent bond",
+            [topology_changes(runs[k]["frames"]) for k in labels_cols],
         )
     )
-    lines.append(
-        row(
-            "frames with H-H < 1.0 A (collapsed molecule)",
-            [collapsed(runs[k]["frames"]) for k in labels_cols],
+    if water:
+        lines.append(
+            row(
+                "longest H-to-nearest-O distance seen (A)",
+                [f"{longest_bond(runs[k]['frames']):.2f}" for k in labels_cols],
+            )
         )
-    )
+        lines.append(
+            row(
+                "frames with H-H < 1.0 A (collapsed molecule)",
+                [collapsed(runs[k]["frames"]) for k in labels_cols],
+            )
+        )
     lines.append(row("mean T (K)", [f"{analysis[k].mean_temperature_K:.1f}" for k in labels_cols]))
     wall = {k: runs[k]["wall"] for k in labels_cols}
     lines.append(
@@ -374,11 +396,11 @@ def main(argv=None):
     log_files = " ".join(str(logs[k]) for k in ["baseline", *args.nve_ks])
     lines += [
         "",
-        "Plots: `md_physics_rdf.png`, `md_physics_vdos.png`, `md_physics_msd.png`, `md_physics_drift.png`.",
+        "Plots: " + ", ".join(f"`{stem.name}_{kind}.png`" for kind in ("rdf", "vdos", "msd", "drift")) + ".",
         "",
         "The same numbers from the files this run wrote (trajectories with `md_time_fs`, `MTSLogger` logs):",
         "",
-        f"    nequip-mts analyze {files} --log {log_files} {ANALYZE_ARGS} -o <dir>",
+        f"    nequip-mts analyze {files} --log {log_files} {system.analyze_args()} -o <dir>",
     ]
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -1,15 +1,17 @@
 """MD throughput: single-step baseline vs MTS, measured side by side in one run.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/md_speed.py [--replicate 2 2 2] [--time-fs 48]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/md_speed.py [--system water] [--replicate 2 2 2] [--time-fs 48]
 
-The bundled water box (96 atoms) is replicated (default 2x2x2: 768 atoms). The
+The bundled box of the system (96 atoms; ``benchmarks/systems.py``) is replicated
+(default 2x2x2: 768 atoms). The
 baseline (a single Allegro model with the slow part's architecture) runs velocity
 Verlet at 0.5 fs; MTS runs r-RESPA with a 0.5 fs inner step and K = 2, 4, 6, 8.
 Each configuration simulates the same time; rounds are interleaved so that load
 changes on the machine hit every configuration alike, and the median round is kept.
 The per-evaluation costs of the fast and slow parts give f = t_fast / t_slow and the
 ideal MTS speedup K / (K f + 1) (relative to a model as costly as the slow part),
-printed beside the measured one. Results go to benchmarks/results/md_speed.{md,png}.
+printed beside the measured one. Results go to benchmarks/results/md_speed.{md,png}
+(water) or benchmarks/results/<system>/md_speed.{md,png}.
 """
 
 import argparse
@@ -21,10 +23,10 @@ import time
 
 import numpy as np
 
-from nequip_mts.resources import bundled_model, water_data
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import systems  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-DATA = water_data()
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -50,6 +52,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    systems.add_argument(parser)
     parser.add_argument("--replicate", type=int, nargs=3, default=(2, 2, 2))
     parser.add_argument(
         "--time-fs", type=float, default=48.0, help="simulated time per configuration and round"
@@ -57,8 +60,11 @@ def main(argv=None):
     parser.add_argument("--inner-fs", type=float, default=0.5)
     parser.add_argument("--ks", type=int, nargs="+", default=[2, 4, 6, 8])
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--out", type=pathlib.Path, default=RESULTS / "md_speed")
+    parser.add_argument("--out", type=pathlib.Path, help="report stem (default: see above)")
     args = parser.parse_args(argv)
+    system = systems.get(args.system)
+    if args.out is None:
+        args.out = RESULTS / "md_speed" if system.name == "water" else RESULTS / system.name / "md_speed"
 
     from ase import units
     from ase.io import read
@@ -68,12 +74,12 @@ def main(argv=None):
     from nequip_mts.md import RESPA, MTSCalculator
     from nequip_mts.md.providers import saved_model_calculator
 
-    atoms0 = read(DATA, index=0).repeat(tuple(args.replicate))
+    atoms0 = read(system.data(), index=0).repeat(tuple(args.replicate))
     atoms0.calc = None
-    MaxwellBoltzmannDistribution(atoms0, temperature_K=350, rng=np.random.default_rng(0))
+    MaxwellBoltzmannDistribution(atoms0, temperature_K=system.temperature_K, rng=np.random.default_rng(0))
     n = len(atoms0)
-    baseline = saved_model_calculator(bundled_model("baseline"))
-    mts = MTSCalculator.from_checkpoint(bundled_model("multiscale"))
+    baseline = saved_model_calculator(system.model("baseline"))
+    mts = MTSCalculator.from_checkpoint(system.model("multiscale"))
     fast_calc, slow_calc = mts.fast_calc, mts.slow_calc
 
     costs = {
@@ -130,11 +136,11 @@ def main(argv=None):
         os.environ.get("OMP_NUM_THREADS", "?"), " ".join(sys.argv[1:])
     ).strip()
     lines = [
-        "# MD throughput: baseline vs MTS (water)",
+        f"# MD throughput: baseline vs MTS ({system.name})",
         "",
         f"Command: `{cmd}`  ",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} vCPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, eager models in ASE.  ",
-        f"System: {n} atoms (bundled 32-molecule GFN1-xTB water box x {args.replicate}), {args.time_fs:.0f} fs per configuration, median of {args.rounds} interleaved rounds.",
+        f"System: {n} atoms (bundled 96-atom GFN1-xTB {system.name} box x {args.replicate}), {args.time_fs:.0f} fs per configuration, median of {args.rounds} interleaved rounds.",
         "",
         f"Cost per energy+forces evaluation (median of 5): baseline {costs['baseline'] * 1e3:.1f} ms, "
         f"fast part {costs['fast'] * 1e3:.1f} ms, slow part {costs['slow'] * 1e3:.1f} ms; f = t_fast/t_slow = {f:.4f}.",
@@ -172,7 +178,7 @@ def main(argv=None):
     ax.axhline(1.0, color="0.6", lw=0.6)
     ax.set_xlabel("K (inner steps per outer step; inner 0.5 fs)")
     ax.set_ylabel("speedup over baseline")
-    ax.set_title(f"MTS speedup, {n}-atom water")
+    ax.set_title(f"MTS speedup, {n}-atom {system.name}")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(args.out.with_suffix(".png"), dpi=130)

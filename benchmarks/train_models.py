@@ -1,11 +1,14 @@
-"""Train the bundled water models from the shipped configs and package them.
+"""Train a bundled system's two models from the shipped configs and package them.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_models.py [--only water_baseline] [--max-epochs N]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_models.py [--system water] [--only baseline] [--max-epochs N]
 
-For each config (``water_baseline``, ``water_multiscale``) this runs ``nequip-train``
-from the repository root on ``nequip_mts/data/water_gfn1.extxyz.gz``, keeps the run in
-``runs/<config>/`` (git-ignored), and writes ``nequip_mts/pretrained/<config>.nequip.zip``
-(the package data that ``nequip_mts.resources.bundled_model`` finds) with ``nequip-package``. Paths are given relative to the repository root so that the
+For each model (``baseline``, ``multiscale``) of the system (``benchmarks/systems.py``)
+this runs ``nequip-train`` from the repository root on the system's bundled data: water
+with its configs ``water_baseline``/``water_multiscale``, any other system with the
+templates ``baseline``/``multiscale`` given only the data file and the type names. It
+keeps the run in ``runs/<system>_<model>/`` (git-ignored), and writes
+``nequip_mts/pretrained/<system>_<model>.nequip.zip`` (the package data that
+``nequip_mts.resources.bundled_model`` finds) with ``nequip-package``. Paths are given relative to the repository root so that the
 packaged config names no path of the training machine. The two trainings are
 independent and can run side by side (one thread each).
 """
@@ -19,15 +22,17 @@ import sys
 import time
 import zipfile
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import systems  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CONFIGS = ("water_baseline", "water_multiscale")
+MODELS = ("baseline", "multiscale")
 # in the checkout (not an installed copy): the packages land in the source tree
 CONFIG_DIR = ROOT / "nequip_mts" / "configs"
-DATA = "nequip_mts/data/water_gfn1.extxyz.gz"
 PRETRAINED = ROOT / "nequip_mts" / "pretrained"
 
 
-def train_and_package(name: str, extra_overrides) -> pathlib.Path:
+def train_and_package(name: str, config: str, overrides) -> pathlib.Path:
     bindir = pathlib.Path(sys.executable).parent
     run_dir = f"runs/{name}"
     cmd = [
@@ -35,12 +40,11 @@ def train_and_package(name: str, extra_overrides) -> pathlib.Path:
         "-cp",
         str(CONFIG_DIR),
         "-cn",
-        name,
-        f"data_file={DATA}",
+        config,
+        *overrides,
         f"output_dir={run_dir}",
         f"hydra.run.dir={run_dir}",
         "trainer.enable_progress_bar=false",
-        *extra_overrides,
     ]
     print(f"[{name}] " + " ".join(cmd[1:]), flush=True)
     start = time.perf_counter()
@@ -75,14 +79,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--only", choices=CONFIGS, help="train just this config")
+    systems.add_argument(parser)
+    parser.add_argument("--only", choices=MODELS, help="train just this model")
     parser.add_argument("--max-epochs", type=int, help="override the config's max_epochs")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     (ROOT / "runs").mkdir(exist_ok=True)
-    overrides = [f"max_epochs={args.max_epochs}"] if args.max_epochs else []
-    for name in [args.only] if args.only else CONFIGS:
-        train_and_package(name, overrides)
+    system = systems.get(args.system)
+    extra = [f"max_epochs={args.max_epochs}"] if args.max_epochs else []
+    for model in [args.only] if args.only else MODELS:
+        config, overrides = system.train[model]
+        train_and_package(f"{system.name}_{model}", config, [*overrides, *extra])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,10 @@
 """The part vocabulary and the deploy manifest, ``mts_deploy.json``: one definition each.
 
 A multiscale model has three parts: ``fast`` (short cutoff, every inner step), ``slow``
-(every outer step) and ``sum`` (fast + slow, for single-step runs). Training stores them
+(every outer step) and ``sum`` (fast + slow, for single-step runs). A *distilled* deploy
+(``nequip-mts distill``) has a ``fast`` part and the user's ``full`` model instead, and
+its slow force is ``full - fast``; the manifest's ``split`` entry (:data:`SPLITS`) says
+which of the two a deploy is. Training stores them
 as one ``torch.nn.ModuleDict`` whose keys are :data:`MODEL_KEYS` (nequip runs and exports
 ``sole_model`` by default, so the sum lives there). The deploy step compiles each part to
 its own file and describes them in the manifest, which ASE MD and the LAMMPS tools read
@@ -18,8 +21,15 @@ from typing import Any, Dict, Iterable, Optional
 
 from nequip_mts.files import atomic_write
 
-FAST, SLOW, SUM = "fast", "slow", "sum"
-PARTS = (FAST, SLOW, SUM)
+FAST, SLOW, SUM, FULL = "fast", "slow", "sum", "full"
+PARTS = (FAST, SLOW, SUM, FULL)
+#: the parts of a co-trained multiscale model (what ``nequip-mts deploy`` compiles)
+MULTISCALE_PARTS = (FAST, SLOW, SUM)
+
+#: how the slow force is made: from a slow model (co-trained, E = E_fast + E_slow), or as
+#: the difference of a full model and the fast one (distilled, E_slow = E_full - E_fast)
+FAST_PLUS_SLOW, FULL_MINUS_FAST = "fast+slow", "full-fast"
+SPLITS = {FAST_PLUS_SLOW: (FAST, SLOW), FULL_MINUS_FAST: (FAST, FULL)}
 
 # part -> key of the part in the trained ModuleDict
 MODEL_KEYS = {FAST: "fast", SLOW: "slow", SUM: "sole_model"}
@@ -30,6 +40,17 @@ FILENAME = "mts_deploy.json"
 
 # nequip-compile targets, and who reads each
 TARGETS = {"ase": "ASE MD", "pair_allegro": "LAMMPS"}
+
+
+def split_of(manifest: Dict[str, Any]) -> str:
+    """The :data:`SPLITS` entry of a manifest (manifests without one are ``fast+slow``)."""
+    return manifest.get("split", FAST_PLUS_SLOW)
+
+
+def single_step_part(manifest: Dict[str, Any]) -> Optional[str]:
+    """The part that gives the whole potential in one model (``sum`` or ``full``), if deployed."""
+    part = FULL if split_of(manifest) == FULL_MINUS_FAST else SUM
+    return part if part in manifest else None
 
 
 def part_filename(part: str) -> str:
@@ -44,7 +65,13 @@ def manifest_path(path) -> pathlib.Path:
 
 
 def write_manifest(
-    directory, *, target: str, type_names: Iterable[str], parts: Dict[str, Dict], **extra
+    directory,
+    *,
+    target: str,
+    type_names: Iterable[str],
+    parts: Dict[str, Dict],
+    split: str = FAST_PLUS_SLOW,
+    **extra,
 ) -> pathlib.Path:
     """Write ``<directory>/mts_deploy.json``.
 
@@ -58,6 +85,8 @@ def write_manifest(
         Model type names, in the models' order.
     parts : dict
         ``{part: {"file": name, "r_max": cutoff_A}}`` for each compiled part.
+    split : {"fast+slow", "full-fast"}
+        How the slow force is made (:data:`SPLITS`); MTS needs both of its parts.
     **extra
         Further top-level entries (``model_dtype``, ``provenance``).
     """
@@ -66,7 +95,9 @@ def write_manifest(
     unknown = set(parts) - set(PARTS)
     if unknown:
         raise ValueError(f"unknown parts {sorted(unknown)}; parts are {PARTS}")
-    manifest = {"format": FORMAT, "target": target, "type_names": list(type_names), **extra}
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {tuple(SPLITS)}")
+    manifest = {"format": FORMAT, "target": target, "split": split, "type_names": list(type_names), **extra}
     for part, entry in parts.items():
         manifest[part] = {"file": str(entry["file"]), "r_max": float(entry["r_max"])}
     path = pathlib.Path(directory) / FILENAME
@@ -76,7 +107,7 @@ def write_manifest(
 
 
 def read_manifest(
-    path, target: Optional[str] = None, required: Iterable[str] = (FAST, SLOW)
+    path, target: Optional[str] = None, required: Optional[Iterable[str]] = None
 ) -> Dict[str, Any]:
     """Read and check a deploy manifest (or the directory holding it).
 
@@ -86,8 +117,9 @@ def read_manifest(
         Deploy directory or ``mts_deploy.json``.
     target : {"ase", "pair_allegro"}, optional
         The target the caller needs; another one is an error that says how to redeploy.
-    required : iterable of str
-        Parts the manifest must list. The model file of every listed part must exist.
+    required : iterable of str, optional
+        Parts the manifest must list (default: the two of its ``split``). The model file
+        of every listed part must exist.
 
     Returns
     -------
@@ -114,7 +146,10 @@ def read_manifest(
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         found = manifest.get("format") if isinstance(manifest, dict) else None
         raise ValueError(f"{path} has format {found!r}; this version reads {FORMAT!r}")
-    required = tuple(required)
+    split = manifest.get("split", FAST_PLUS_SLOW)
+    if split not in SPLITS:
+        raise ValueError(f"{path} has split {split!r}; this version reads {tuple(SPLITS)}")
+    required = SPLITS[split] if required is None else tuple(required)
     missing = [k for k in ("target", "type_names", *required) if k not in manifest]
     if missing:
         raise ValueError(f"{path} lacks the entries {missing}; redeploy with `nequip-mts deploy`")

@@ -8,8 +8,8 @@ wheel, whatever the working directory.
 what                   where in the package                          found by
 =====================  ============================================  ======================
 training configs       ``nequip_mts/configs/{,parts/}*.yaml``        :func:`config_dir`
-GFN1-xTB water data    ``nequip_mts/data/water_gfn1.extxyz.gz``      :func:`water_data`
-pretrained models      ``nequip_mts/pretrained/water_*.nequip.zip``  :func:`bundled_model`
+GFN1-xTB liquid data   ``nequip_mts/data/{water,methanol}_gfn1...``  :func:`bundled_data`
+pretrained models      ``nequip_mts/pretrained/*.nequip.zip``        :func:`bundled_model`
 LAMMPS plugin sources  ``nequip_mts/lammps/plugin_src/``             :func:`plugin_sources`
 =====================  ============================================  ======================
 
@@ -42,7 +42,7 @@ __all__ = [
     "CONFIG_PATH",
     "CONFIGS",
     "BUNDLED_MODELS",
-    "WATER_DATA_FILE",
+    "BUNDLED_SYSTEMS",
     "DATA_RESOLVER",
     "FILE_RESOLVER",
     "CHECKED_DATA_RESOLVER",
@@ -51,6 +51,7 @@ __all__ = [
     "config_dir",
     "config_file",
     "data_file",
+    "bundled_data",
     "water_data",
     "bundled_model",
     "plugin_sources",
@@ -65,8 +66,8 @@ CONFIG_PATH = "pkg://" + CONFIG_PACKAGE
 CONFIGS: Tuple[str, ...] = ("multiscale", "baseline", "tutorial", "water_multiscale", "water_baseline")
 #: names accepted by :func:`bundled_model`
 BUNDLED_MODELS: Tuple[str, ...] = ("baseline", "multiscale")
-#: file name of the bundled GFN1-xTB water data in ``nequip_mts/data/``
-WATER_DATA_FILE = "water_gfn1.extxyz.gz"
+#: liquids with bundled GFN1-xTB data and pretrained models
+BUNDLED_SYSTEMS: Tuple[str, ...] = ("water", "methanol")
 #: OmegaConf resolver for the bundled data files: ``${nequip_mts.data:FILE}``
 DATA_RESOLVER = "nequip_mts.data"
 #: OmegaConf resolver that passes a path through if the file exists, else fails naming it:
@@ -116,20 +117,30 @@ def data_file(name: str) -> Path:
     return package_path("data", *rel.parts)
 
 
-def water_data() -> Path:
-    """The bundled GFN1-xTB liquid-water data (600 frames of 96 atoms, extxyz, gzipped).
+def bundled_data(system: str = "water") -> Path:
+    """The bundled GFN1-xTB data of a liquid of :data:`BUNDLED_SYSTEMS` (extxyz, gzipped).
 
-    How it was made: ``benchmarks/data/README.md`` in the source repository.
+    ``"water"``: 600 frames of 32 H2O (96 atoms); ``"methanol"``: 16 CH3OH (96 atoms).
+    How they were made: ``benchmarks/data/README.md`` in the source repository.
     """
-    return data_file(WATER_DATA_FILE)
+    if system not in BUNDLED_SYSTEMS:
+        raise ValueError(f"unknown bundled system {system!r}; choose one of {', '.join(BUNDLED_SYSTEMS)}")
+    return data_file(f"{system}_gfn1.extxyz.gz")
 
 
-def bundled_model(name: str) -> Path:
-    """The pretrained water model ``"baseline"`` (single Allegro) or ``"multiscale"``
-    (fast + slow), as a ``.nequip.zip`` package."""
+def water_data() -> Path:
+    """``bundled_data("water")``: the bundled GFN1-xTB liquid-water data."""
+    return bundled_data("water")
+
+
+def bundled_model(name: str, system: str = "water") -> Path:
+    """The pretrained model ``"baseline"`` (single Allegro) or ``"multiscale"`` (fast +
+    slow) of a bundled system (:data:`BUNDLED_SYSTEMS`), as a ``.nequip.zip`` package."""
     if name not in BUNDLED_MODELS:
         raise ValueError(f"unknown bundled model {name!r}; choose one of {', '.join(BUNDLED_MODELS)}")
-    return package_path("pretrained", f"water_{name}.nequip.zip")
+    if system not in BUNDLED_SYSTEMS:
+        raise ValueError(f"unknown bundled system {system!r}; choose one of {', '.join(BUNDLED_SYSTEMS)}")
+    return package_path("pretrained", f"{system}_{name}.nequip.zip")
 
 
 def plugin_sources() -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pathlib
 
-from nequip_mts.manifest import FILENAME, PARTS, TARGETS
+from nequip_mts.manifest import FILENAME, MULTISCALE_PARTS, TARGETS
 
 
 def add_parser(subparsers):
@@ -32,7 +32,11 @@ def add_parser(subparsers):
         help="ase (ASE calculator) or pair_allegro (LAMMPS); default ase",
     )
     parser.add_argument(
-        "--parts", nargs="+", choices=PARTS, default=list(PARTS), help="parts to compile (default: all three)"
+        "--parts",
+        nargs="+",
+        choices=MULTISCALE_PARTS,
+        default=list(MULTISCALE_PARTS),
+        help="parts to compile (default: all three)",
     )
     parser.add_argument("--device", default="cpu", help="device to compile for (default cpu)")
     parser.add_argument(

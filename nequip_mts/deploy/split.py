@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence
 
 from nequip_mts.errors import InputError, reading_model
 from nequip_mts.files import check_output_path
-from nequip_mts.manifest import FILENAME, MODEL_KEYS, PARTS, TARGETS, part_filename, write_manifest
+from nequip_mts.manifest import FILENAME, MODEL_KEYS, MULTISCALE_PARTS, TARGETS, part_filename, write_manifest
 
 
 class NotMultiscaleError(ValueError):
@@ -93,7 +93,7 @@ def deploy(
     model_path,
     output_dir,
     target: str = "ase",
-    parts: Sequence[str] = PARTS,
+    parts: Sequence[str] = MULTISCALE_PARTS,
     device: str = "cpu",
     extra_compile_args: Optional[List[str]] = None,
     overwrite: bool = False,
@@ -124,9 +124,9 @@ def deploy(
     model_path = pathlib.Path(model_path)
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; choose one of {tuple(TARGETS)}")
-    unknown = set(parts) - set(PARTS)
+    unknown = set(parts) - set(MULTISCALE_PARTS)
     if unknown or not parts:
-        raise ValueError(f"parts must be among {PARTS}, got {list(parts)}")
+        raise ValueError(f"parts must be among {MULTISCALE_PARTS}, got {list(parts)}")
     if not model_path.exists():
         raise FileNotFoundError(f"model file {model_path} does not exist")
     if model_path.is_dir():
@@ -146,7 +146,7 @@ def deploy(
         )
         for entry in entries.values():
             os.replace(pathlib.Path(staging) / entry["file"], output_dir / entry["file"])
-    for part in set(PARTS) - set(entries):  # a part of an earlier deploy that is not redeployed
+    for part in set(MULTISCALE_PARTS) - set(entries):  # a part of an earlier deploy that is not redeployed
         (output_dir / part_filename(part)).unlink(missing_ok=True)
     return write_manifest(
         output_dir,
@@ -184,7 +184,7 @@ def _compile_parts(model_path, out_dir, target, parts, device, extra_compile_arg
 
     entries = {
         part: {"file": part_filename(part), "r_max": float(part_metadata[part]["r_max"])}
-        for part in PARTS
+        for part in MULTISCALE_PARTS
         if part in parts
     }
     for part, entry in entries.items():

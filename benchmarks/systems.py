@@ -1,0 +1,135 @@
+"""The liquids the benchmarks run on, and each one's settings, in one place.
+
+``md_physics.py``, ``md_speed.py`` and ``train_models.py`` take ``--system NAME``. A
+system names its bundled data and pretrained models (``nequip_mts.resources``), the
+temperature of its runs and how its liquid is analysed (the ``nequip-mts analyze``
+options that give the same numbers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class System:
+    """One benchmark liquid.
+
+    Attributes
+    ----------
+    name : str
+        ``nequip_mts.resources.BUNDLED_SYSTEMS`` entry.
+    formula : str
+        Hill formula of its molecule.
+    type_names : tuple of str
+        The models' type names.
+    temperature_K : float
+        Temperature of the NVT runs (K).
+    pairs : tuple of (str, str)
+        Intermolecular RDF pairs.
+    bands : dict
+        VDOS windows (cm^-1) whose peak is reported, by name.
+    diffusion_group : str
+        Atoms whose self-diffusion is reported.
+    train : dict
+        ``nequip-train`` config (``-cn``) and overrides of its two models, by model name.
+    intermolecular : bool
+        RDFs of intermolecular pairs only.
+    compare_rmin : float, optional
+        Also compare the RDFs beyond this distance (A); for RDFs with intramolecular pairs.
+    """
+
+    name: str
+    formula: str
+    type_names: tuple
+    temperature_K: float
+    pairs: tuple
+    bands: dict
+    diffusion_group: str
+    train: dict
+    intermolecular: bool = True
+    compare_rmin: float | None = None
+
+    def data(self):
+        from nequip_mts.resources import bundled_data
+
+        return bundled_data(self.name)
+
+    def model(self, kind):
+        from nequip_mts.resources import bundled_model
+
+        return bundled_model(kind, self.name)
+
+    def analysis_options(self, rmax=6.0, nbins=120):
+        """The :class:`~nequip_mts.analysis.report.AnalysisOptions` equal to :meth:`analyze_args`."""
+        from nequip_mts.analysis.report import AnalysisOptions
+
+        return AnalysisOptions(
+            pairs=list(self.pairs),
+            rmax=rmax,
+            nbins=nbins,
+            intermolecular=self.intermolecular,
+            compare_rmin=self.compare_rmin,
+            bands=list(self.bands.values()),
+            diffusion_groups=[self.diffusion_group],
+        )
+
+    def analyze_args(self, rmax=6.0, nbins=120):
+        """The ``nequip-mts analyze`` options of :meth:`analysis_options`."""
+        bands = " ".join(f"--band {lo:g} {hi:g}" for lo, hi in self.bands.values())
+        pairs = " ".join(f"{a}-{b}" for a, b in self.pairs)
+        inter = " --intermolecular" if self.intermolecular else ""
+        rmin = f" --compare-rmin {self.compare_rmin:g}" if self.compare_rmin else ""
+        return (
+            f"--pairs {pairs}{inter} --rmax {rmax:g} --nbins {nbins}{rmin} {bands} "
+            f"--diffusion-groups {self.diffusion_group}"
+        )
+
+
+# the data files default to the bundled ones; the paths are relative to the repository root
+# so that the packaged configs name no path of the training machine
+SYSTEMS = {
+    "water": System(
+        name="water",
+        formula="H2O",
+        type_names=("H", "O"),
+        temperature_K=350.0,
+        pairs=(("O", "O"), ("O", "H"), ("H", "H")),
+        bands={"O-H stretch peak (cm^-1)": (2800.0, 4200.0), "H-O-H bend peak (cm^-1)": (1300.0, 1900.0)},
+        diffusion_group="O",
+        # all pairs, compared also past the intramolecular peaks (as md_physics.md was made)
+        intermolecular=False,
+        compare_rmin=1.7,
+        train={
+            "baseline": ("water_baseline", ["data_file=nequip_mts/data/water_gfn1.extxyz.gz"]),
+            "multiscale": ("water_multiscale", ["data_file=nequip_mts/data/water_gfn1.extxyz.gz"]),
+        },
+    ),
+    # the templates with only the data file and the type names set (issue: the user's own system)
+    "methanol": System(
+        name="methanol",
+        formula="CH4O",
+        type_names=("C", "H", "O"),
+        temperature_K=300.0,
+        pairs=(("O", "O"), ("O", "H"), ("C", "C")),
+        bands={"C-H stretch peak (cm^-1)": (2700.0, 3300.0), "C-O stretch peak (cm^-1)": (900.0, 1250.0)},
+        diffusion_group="C",
+        train={
+            kind: (
+                kind,
+                ["data_file=nequip_mts/data/methanol_gfn1.extxyz.gz", "model_type_names=[C,H,O]"],
+            )
+            for kind in ("baseline", "multiscale")
+        },
+    ),
+}
+
+
+def add_argument(parser):
+    parser.add_argument(
+        "--system", choices=sorted(SYSTEMS), default="water", help="benchmark liquid (default water)"
+    )
+
+
+def get(name) -> System:
+    return SYSTEMS[name]
