@@ -634,7 +634,6 @@ def augment(
     settings: AugmentSettings,
     make_calculator: Optional[Callable] = None,
     progress: bool = False,
-    say: Callable[[str], None] = lambda text: None,
 ) -> AugmentResult:
     """Make the distorted (and hot-MD) frames of ``inputs`` and label them.
 
@@ -648,12 +647,12 @@ def augment(
         ``None`` writes unlabelled frames (and no ``hot_md``).
     progress : bool
         A tqdm bar over the frames.
-    say : callable
-        Receives one-line notes (skipped kinds).
 
     Returns
     -------
     AugmentResult
+        Kinds that a frame offers nothing for (no bonds, one molecule) are skipped and
+        counted in ``not_applicable``, failed single points in ``failed``; neither raises.
     """
     from tqdm.auto import tqdm
 
@@ -696,9 +695,6 @@ def augment(
     if settings.hot_md_frames:
         _hot_md(inputs, settings, make_calculator, result, bar)
     bar.close()
-    for kind, reasons in result.not_applicable.items():
-        for why, n in reasons.items():
-            say(f"{kind}: {n} frame{'s' if n != 1 else ''} not made: {why}")
     return result
 
 
@@ -749,7 +745,7 @@ def _hot_md(inputs, settings, make_calculator, result, bar):
     from ase import units
     from ase.constraints import FixCom
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+    from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
     total = settings.hot_md_frames
     runs = max(1, math.ceil(total / HOT_MD_FRAMES_PER_RUN))
@@ -761,7 +757,7 @@ def _hot_md(inputs, settings, make_calculator, result, bar):
         rng = np.random.default_rng([settings.seed, 1_000_000 + run])
         atoms = _bare(inputs[int(base)])
         atoms.calc = make_calculator()
-        MaxwellBoltzmannDistribution(atoms, temperature_K=settings.hot_md_temperature_K, rng=rng)
+        thermalize_momenta(atoms, temperature_K=settings.hot_md_temperature_K, rng=rng)
         Stationary(atoms)
         atoms.set_constraint(FixCom())
         dyn = Langevin(

@@ -248,7 +248,7 @@ def run(args):
 
     start = time.perf_counter()
     progress = not args.no_progress and sys.stderr.isatty()
-    result = augment(inputs, settings, factory, progress=progress, say=say)
+    result = augment(inputs, settings, factory, progress=progress)
     if not result.frames:
         raise InputError(
             f"no frames could be made from {args.structures}: "
