@@ -292,3 +292,35 @@ def test_gfn1_labels_equal_a_direct_tblite_single_point(tmp_path, monkeypatch):
         assert frame.get_potential_energy() == pytest.approx(fresh.get_potential_energy(), abs=1e-4)
         np.testing.assert_allclose(frame.get_forces(), fresh.get_forces(), atol=1e-3)
         assert frame.info["config_type"] in ("stretch", "compress", "bend", "contact", "rattle")
+
+
+class _FlakyEMT(EMT):
+    """EMT whose single points raise (every third call) or give NaN (every fifth)."""
+
+    calls = 0
+
+    def calculate(self, *args, **kwargs):
+        type(self).calls += 1
+        if type(self).calls % 3 == 0:
+            raise RuntimeError("SCF did not converge")
+        super().calculate(*args, **kwargs)
+        if type(self).calls % 5 == 0:
+            self.results["energy"] = float("nan")
+
+
+def test_failed_single_points_are_skipped_and_counted():
+    from nequip_mts.augment import augment
+    from nequip_mts.cli.augment import summary_text
+
+    _FlakyEMT.calls = 0
+    frames = [molecular_box(seed) for seed in range(2)]
+    result = augment(frames, AugmentSettings(n_frames=15, final_rattle_A=0.0), _FlakyEMT)
+    skipped = sum(result.failed.values())
+    assert skipped > 0 and len(result.frames) + skipped == 15
+    assert any("SCF did not converge" in m for m in result.failures)
+    assert any("non-finite" in m for m in result.failures)
+    for frame in result.frames:  # what was kept is a clean EMT label
+        fresh = frame.copy()
+        fresh.calc = EMT()
+        assert frame.get_potential_energy() == pytest.approx(fresh.get_potential_energy(), abs=1e-9)
+    assert f"skipped: {skipped} frames" in summary_text(result, "out.extxyz", 2, False, 1.0)
