@@ -57,12 +57,15 @@ def add_parser(subparsers):
         "--new-only", action="store_true", help="write only the new frames (default: the input frames first)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    parser.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
+    parser.add_argument(
+        "--seed", type=int, metavar="SEED", default=d.seed, help=f"random seed (default {d.seed})"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     what = parser.add_argument_group("what to make")
     what.add_argument(
         "--n-frames",
+        metavar="N",
         type=int,
         default=d.n_frames,
         help=f"distorted frames in all, dealt out over --kinds in turn (default {d.n_frames})",
@@ -76,12 +79,14 @@ def add_parser(subparsers):
     )
     what.add_argument(
         "--per-frame",
+        metavar="N",
         type=int,
         default=d.per_frame,
         help=f"bonds, angles or molecules distorted per frame (default {d.per_frame})",
     )
     what.add_argument(
         "--bond-scale",
+        metavar="SCALE",
         type=float,
         default=d.bond_scale,
         help=f"bonded below this times the covalent-radius sum (default {d.bond_scale:g})",
@@ -105,12 +110,14 @@ def add_parser(subparsers):
     pair("--contact-hh-A", d.contact_hh_A, "closest distance when both atoms are H, A")
     what.add_argument(
         "--rattle-A",
+        metavar="SIGMA",
         type=float,
         default=d.rattle_A,
         help=f"sigma of the rattle kind's displacement, A (default {d.rattle_A:g})",
     )
     what.add_argument(
         "--final-rattle-A",
+        metavar="SIGMA",
         type=float,
         default=d.final_rattle_A,
         help=f"sigma of the displacement every distorted frame gets, A (default {d.final_rattle_A:g})",
@@ -118,22 +125,29 @@ def add_parser(subparsers):
 
     hot = parser.add_argument_group("hot MD (needs a calculator)")
     hot.add_argument(
-        "--hot-md-frames", type=int, default=d.hot_md_frames, help="Langevin MD frames (default 0)"
+        "--hot-md-frames",
+        metavar="N",
+        type=int,
+        default=d.hot_md_frames,
+        help="Langevin MD frames (default 0)",
     )
     hot.add_argument(
         "--hot-md-temperature-K",
+        metavar="K",
         type=float,
         default=d.hot_md_temperature_K,
         help=f"their temperature (default {d.hot_md_temperature_K:g})",
     )
     hot.add_argument(
         "--hot-md-stride",
+        metavar="STEPS",
         type=int,
         default=d.hot_md_stride,
         help=f"MD steps between stored frames (default {d.hot_md_stride})",
     )
     hot.add_argument(
         "--hot-md-timestep-fs",
+        metavar="FS",
         type=float,
         default=d.hot_md_timestep_fs,
         help=f"time step, fs (default {d.hot_md_timestep_fs:g})",
