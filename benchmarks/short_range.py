@@ -19,13 +19,35 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from augment_water_data import distort_molecule  # noqa: E402  (same geometry code as the data)
 
 from nequip_mts.resources import bundled_model, water_data  # noqa: E402
 
 DATA = water_data()
 RESULTS = ROOT / "benchmarks" / "results"
 R_OH = 0.97  # Å
+
+
+def distort_molecule(
+    positions: np.ndarray, cell: np.ndarray, o: int, angle_deg: float, r1: float, r2: float
+) -> None:
+    """Rebuild the two H of the molecule whose O is atom ``o`` (atoms o, o+1, o+2), in place.
+
+    The H atoms stay in the molecular plane, symmetric about the old bisector, at distances
+    ``r1``, ``r2`` from O and enclosing ``angle_deg`` (the geometry of the water data's
+    distorted frames, made by the former benchmarks/augment_water_data.py).
+    """
+    from ase.geometry import find_mic
+
+    v, _ = find_mic(positions[o + 1 : o + 3] - positions[o], cell)
+    e = v / np.linalg.norm(v, axis=1, keepdims=True)
+    bisector = e[0] + e[1]
+    bisector /= np.linalg.norm(bisector)
+    across = e[0] - e[1]
+    across -= across.dot(bisector) * bisector
+    across /= np.linalg.norm(across)
+    half = 0.5 * np.deg2rad(angle_deg)
+    positions[o + 1] = positions[o] + r1 * (np.cos(half) * bisector + np.sin(half) * across)
+    positions[o + 2] = positions[o] + r2 * (np.cos(half) * bisector - np.sin(half) * across)
 
 
 def main(argv=None):

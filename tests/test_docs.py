@@ -92,7 +92,16 @@ def test_every_subcommand_is_listed_and_importable(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--help"])
     out = capsys.readouterr().out
-    names = ("md", "validate", "deploy", "build-lammps-plugin", "write-lammps-input", "analyze", "demo")
+    names = (
+        "augment",
+        "md",
+        "validate",
+        "deploy",
+        "build-lammps-plugin",
+        "write-lammps-input",
+        "analyze",
+        "demo",
+    )
     for name in names:
         assert name in out
-    assert len(SUBCOMMAND_MODULES) == 6
+    assert len(SUBCOMMAND_MODULES) == 7

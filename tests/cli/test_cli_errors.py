@@ -73,6 +73,20 @@ def _without(args, *options):
 
 # (id, argv, key words of the message, use the EMT provider)
 CASES = [
+    # --- augment
+    ("augment-no-structures", ["augment", "missing.xyz", "-o", "aug.extxyz", "--calculator", "none"], ["no structures file", "missing.xyz"], False),
+    ("augment-unknown-module", ["augment", "nocell.xyz", "-o", "aug.extxyz", "--calculator", "no_such_pkg:Calc"], ["cannot import no_such_pkg", "install"], False),
+    ("augment-no-such-class", ["augment", "nocell.xyz", "-o", "aug.extxyz", "--calculator", "ase.calculators.emt:EMTT"], ["has no EMTT", "spelling"], False),
+    ("augment-not-a-calculator", ["augment", "nocell.xyz", "-o", "aug.extxyz", "--calculator", "json:JSONDecoder"], ["not an ASE calculator"], False),
+    ("augment-not-a-spec", ["augment", "nocell.xyz", "-o", "aug.extxyz", "--calculator", "gfn"], ["not a calculator name", "gfn1"], False),
+    ("augment-bad-json", ["augment", "nocell.xyz", "-o", "aug.extxyz", "--calculator", "ase.calculators.emt:EMT", "--calc-kwargs", "{bad"], ["--calc-kwargs", "not valid JSON"], False),
+    ("augment-json-not-an-object", ["augment", "nocell.xyz", "-o", "aug.extxyz", "--calculator", "ase.calculators.emt:EMT", "--calc-kwargs", "[1]"], ["--calc-kwargs", "JSON object"], False),
+    ("augment-output-not-extxyz", ["augment", "nocell.xyz", "-o", "aug.traj", "--calculator", "none"], ["--output", "extxyz"], False),
+    ("augment-output-under-a-file", ["augment", "nocell.xyz", "-o", "a_file/aug.extxyz", "--calculator", "none"], ["sits under", "a_file"], False),
+    ("augment-unknown-kind", ["augment", "nocell.xyz", "-o", "aug.extxyz", "--calculator", "none", "--kinds", "twist"], ["--kinds", "twist", "stretch"], False),
+    ("augment-bad-stretch-range", ["augment", "nocell.xyz", "-o", "aug.extxyz", "--calculator", "none", "--stretch-range", "0.9", "1.5"], ["--stretch-range"], False),
+    ("augment-hot-md-without-calculator", ["augment", "nocell.xyz", "-o", "aug.extxyz", "--calculator", "none", "--hot-md-frames", "4"], ["--hot-md-frames", "--calculator"], False),
+    ("augment-one-molecule-contact", ["augment", "nocell.xyz", "-o", "aug.extxyz", "--calculator", "none", "--kinds", "contact"], ["no frames could be made", "fewer than two molecules"], False),
     # --- md: the MD settings
     ("inner-timestep-zero", [*_without(MD_RUN, "--inner-steps"), "--inner-timestep-fs", "0"], ["--inner-timestep-fs", "positive"], True),
     ("inner-timestep-negative", [*_without(MD_RUN, "--inner-steps"), "--inner-timestep-fs", "-0.5"], ["--inner-timestep-fs", "positive"], True),
@@ -127,6 +141,7 @@ def test_bad_input_exits_2_with_one_line(work, monkeypatch, capsys, argv, words,
     for word in words:
         assert word in err, err
     assert not (work / "run" / "system.data").exists()  # no partial LAMMPS file
+    assert not (work / "aug.extxyz").exists()  # no augment output
 
 
 def test_cuda_device_without_cuda(work, monkeypatch, capsys):
