@@ -303,6 +303,9 @@ def test_full_fast_respa_nve_matches_ase_respa(lammps_plugin, full_fast_lmp, ful
         f"{moved:.3f} A), max|dv| = {dv:.2e} A/ps (of {v_scale:.1f}), max|dE|/N = {de:.2e} eV"
     )
     assert moved > 0.05
-    assert dx < 1e-5
-    assert dv < 1e-4 * v_scale
-    assert de < 1e-5
+    # measured: dx ~1.5e-8 A. The tolerance separates the wrong forms: LAMMPS with K = 2
+    # against RESPA with K = 4 differs by 4e-5 A, every sub-style on the outer level
+    # (hybrid 2 2 2) by 2e-4 A, every one on the inner level (1 1 1) by 3e-4 A
+    assert dx < 1e-6
+    assert dv < 1e-5 * v_scale
+    assert de < 1e-6
