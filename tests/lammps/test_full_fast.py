@@ -152,6 +152,24 @@ def test_full_fast_k1_is_verlet_on_the_full_model(dummy_deploys, tmp_path):
     assert "pair_style      allegro/mts" in text
 
 
+def test_full_fast_cli(dummy_deploys, tmp_path, capsys):
+    import ase.io
+    from ase.build import bulk
+
+    from nequip_mts.cli.main import main
+
+    full_fast, _ = dummy_deploys
+    ase.io.write(tmp_path / "s.xyz", bulk("Cu", "fcc", a=3.6, cubic=True))
+    argv = ["write-lammps-input", str(full_fast), str(tmp_path / "s.xyz"), "-o", str(tmp_path / "run")]
+    argv += ["--ensemble", "bussi", "--temperature-K", "300", "--timestep-fs", "2", "-K", "4"]
+    assert main([*argv, "--steps", "10", "--plugin", "none"]) == 0
+    script = (tmp_path / "run" / "in.respa_bussi").read_text()
+    assert "run_style       respa 2 4 hybrid 1 2 2" in script
+    assert "pair_style      hybrid/scaled 1.0 allegro/mts -1.0 allegro/mts 1.0 allegro/mts" in script
+    assert "fix             thermostat all temp/csvr 300 300 0.1 2" in script
+    capsys.readouterr()
+
+
 def test_fast_plus_slow_input_unchanged(dummy_deploys, tmp_path):
     _, fast_slow = dummy_deploys
     text = _write(fast_slow, tmp_path / "respa", 3)
