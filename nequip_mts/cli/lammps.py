@@ -44,9 +44,10 @@ def add_parser(subparsers):
     p = subparsers.add_parser(
         "write-lammps-input",
         help="write a LAMMPS data file and respa/verlet input for a deploy directory",
-        description=f"Write a LAMMPS data file and an input script from {FILENAME}: two "
-        "allegro/mts instances under run_style respa for K > 1, plain verlet on the sum "
-        "model for K = 1.",
+        description=f"Write a LAMMPS data file and an input script from {FILENAME}: for K > 1 "
+        "allegro/mts instances under run_style respa (fast and slow under hybrid/overlay; for a "
+        "distilled full-fast deploy, fast +1 inner and fast -1, full +1 outer under "
+        "hybrid/scaled), plain verlet on the sum (or full) model for K = 1.",
     )
     p.add_argument("deploy", help=f"deploy directory (or its {FILENAME}) with target pair_allegro")
     p.add_argument("structure", help="structure file readable by ase.io.read (type names must be elements)")

@@ -4,11 +4,16 @@
 follow the deploy step's ``type_names``.  :func:`lammps_input` writes an input script
 that runs either
 
-* ``respa``: the fast and slow models as two ``allegro/mts`` instances under
-  ``pair_style hybrid/overlay`` and ``run_style respa 2 K hybrid 1 2`` (fast force on
-  the inner level, slow force on the outer level), or
-* ``verlet``: the single ``sum`` model (or, if none was deployed, the fast and slow
-  models overlaid) with ordinary velocity Verlet,
+* ``respa``: for a co-trained deploy (split ``fast+slow``), the fast and slow models as
+  two ``allegro/mts`` instances under ``pair_style hybrid/overlay`` and
+  ``run_style respa 2 K hybrid 1 2`` (fast force on the inner level, slow force on the
+  outer level); for a distilled deploy (split ``full-fast``, slow = full - fast), three
+  instances under ``pair_style hybrid/scaled 1.0 ... -1.0 ... 1.0 ...`` and
+  ``run_style respa 2 K hybrid 1 2 2`` (fast +1 on the inner level; fast -1 and full +1
+  on the outer level), or
+* ``verlet``: the single-step model (:func:`~nequip_mts.manifest.single_step_part`: the
+  ``sum``, or the ``full`` model of a distilled deploy; a co-trained deploy without a sum
+  gets the fast and slow models overlaid) with ordinary velocity Verlet,
 
 in any ensemble of :class:`~nequip_mts.md.settings.MDSettings`: NVE (``fix nve``),
 Langevin (``fix langevin`` + ``fix nve``), Bussi (``fix temp/csvr`` + ``fix nve``) or
@@ -23,13 +28,14 @@ from typing import Dict, Optional, Sequence, Union
 
 from nequip_mts.errors import InputError
 from nequip_mts.files import atomic_write, check_output_path, refuse_existing
-from nequip_mts.manifest import FAST, SLOW, SUM, read_manifest
+from nequip_mts.manifest import FAST, FULL, FULL_MINUS_FAST, SLOW, read_manifest, single_step_part, split_of
 from nequip_mts.md.settings import MDSettings
 
 __all__ = [
     "integrator_name",
     "lammps_input",
     "read_deploy",
+    "respa_levels",
     "suggest_skin",
     "write_data_file",
     "write_lammps_input",
@@ -114,6 +120,9 @@ def _pair_lines(meta: Dict, respa: bool, relative_to: Optional[Path]) -> str:
         p = meta[part]["path"]
         return _rel(p, relative_to) if relative_to is not None else str(Path(p).resolve())
 
+    def r_max(part):
+        return f"r_max {meta[part]['r_max']} A"
+
     def overlay():
         return (
             "pair_style      hybrid/overlay allegro/mts allegro/mts\n"
@@ -121,18 +130,37 @@ def _pair_lines(meta: Dict, respa: bool, relative_to: Optional[Path]) -> str:
             f"pair_coeff      * * allegro/mts 2 {model(SLOW)} {names}\n"
         )
 
+    if respa and split_of(meta) == FULL_MINUS_FAST:
+        return (
+            "# distilled deploy (split full-fast): slow force = full - fast, three hybrid/scaled sub-styles:\n"
+            f"#   1: fast model ({r_max(FAST)}), scale +1, inner level (every inner step)\n"
+            f"#   2: fast model ({r_max(FAST)}), scale -1, outer level\n"
+            f"#   3: full model ({r_max(FULL)}), scale +1, outer level\n"
+            "pair_style      hybrid/scaled 1.0 allegro/mts -1.0 allegro/mts 1.0 allegro/mts\n"
+            f"pair_coeff      * * allegro/mts 1 {model(FAST)} {names}\n"
+            f"pair_coeff      * * allegro/mts 2 {model(FAST)} {names}\n"
+            f"pair_coeff      * * allegro/mts 3 {model(FULL)} {names}\n"
+        )
     if respa:
         return (
-            f"# fast model (r_max {meta[FAST]['r_max']} A) = hybrid sub-style 1, slow model "
-            f"(r_max {meta[SLOW]['r_max']} A) = sub-style 2\n" + overlay()
+            f"# fast model ({r_max(FAST)}) = hybrid sub-style 1, slow model "
+            f"({r_max(SLOW)}) = sub-style 2\n" + overlay()
         )
-    if SUM in meta:
-        return f"pair_style      allegro/mts\npair_coeff      * * {model(SUM)} {names}\n"
+    single = single_step_part(meta)
+    if single is not None:
+        note = f"# the full model ({r_max(FULL)}) alone: the whole potential\n" if single == FULL else ""
+        return note + f"pair_style      allegro/mts\npair_coeff      * * {model(single)} {names}\n"
     return "# no sum model deployed: the two parts overlaid give the same force\n" + overlay()
 
 
+def respa_levels(meta: Dict) -> str:
+    """The ``hybrid`` levels of ``run_style respa 2 K``: ``1 2`` (fast, slow) for a
+    co-trained deploy, ``1 2 2`` (fast +1, fast -1, full) for a distilled one."""
+    return "1 2 2" if split_of(meta) == FULL_MINUS_FAST else "1 2"
+
+
 def integrator_name(settings: MDSettings) -> str:
-    """``respa`` for K > 1; ``verlet`` (one step, the sum model) for K = 1."""
+    """``respa`` for K > 1; ``verlet`` (one step, the sum or full model) for K = 1."""
     return "respa" if settings.inner_steps > 1 else "verlet"
 
 
@@ -158,7 +186,7 @@ def lammps_input(
     data_file : path
         The LAMMPS data file the script reads.
     settings : MDSettings
-        The run; K = 1 gives plain verlet on the sum model, K > 1 r-RESPA.
+        The run; K = 1 gives plain verlet on the sum (or full) model, K > 1 r-RESPA.
     plugin : path, optional
         Plugin file for ``plugin load``; else LAMMPS_PLUGIN_PATH must provide it.
     relative_to : path, optional
@@ -207,10 +235,11 @@ def lammps_input(
     ]
     if respa:
         k = settings.inner_steps
+        slow = "full - fast" if split_of(meta) == FULL_MINUS_FAST else "slow model"
         lines += [
             f"# inner step = {settings.inner_timestep_fs:g} fs (fast model), outer step = "
-            f"{settings.timestep_fs:g} fs (slow model)",
-            f"run_style       respa 2 {k} hybrid 1 2",
+            f"{settings.timestep_fs:g} fs ({slow})",
+            f"run_style       respa 2 {k} hybrid {respa_levels(meta)}",
         ]
     else:
         lines += ["run_style       verlet"]
