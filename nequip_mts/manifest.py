@@ -84,7 +84,9 @@ def write_manifest(
     type_names : iterable of str
         Model type names, in the models' order.
     parts : dict
-        ``{part: {"file": name, "r_max": cutoff_A}}`` for each compiled part.
+        ``{part: {"file": name, "r_max": cutoff_A}}`` for each compiled part. A distilled
+        deploy's ``full`` part may instead name an ASE calculator, ``{"calculator":
+        "module:Name", "kwargs": {...}}`` (ASE only).
     split : {"fast+slow", "full-fast"}
         How the slow force is made (:data:`SPLITS`); MTS needs both of its parts.
     **extra
@@ -99,7 +101,9 @@ def write_manifest(
         raise ValueError(f"unknown split {split!r}; choose one of {tuple(SPLITS)}")
     manifest = {"format": FORMAT, "target": target, "split": split, "type_names": list(type_names), **extra}
     for part, entry in parts.items():
-        manifest[part] = {"file": str(entry["file"]), "r_max": float(entry["r_max"])}
+        manifest[part] = dict(entry, file=str(entry.get("file", "")))
+        if entry.get("r_max") is not None:
+            manifest[part]["r_max"] = float(entry["r_max"])
     path = pathlib.Path(directory) / FILENAME
     with atomic_write(path) as fd:  # a failure leaves the old manifest (or none), never half a file
         fd.write(json.dumps(manifest, indent=2) + "\n")
@@ -164,7 +168,9 @@ def read_manifest(
         if part not in manifest:
             continue
         entry = manifest[part]
-        if not isinstance(entry, dict) or "file" not in entry:
+        if isinstance(entry, dict) and entry.get("calculator"):
+            continue  # an ASE calculator by import path (a distilled deploy's teacher)
+        if not isinstance(entry, dict) or not entry.get("file"):
             raise ValueError(f"{path}: entry {part!r} names no model file")
         manifest[part] = dict(entry, path=str(root / entry["file"]))
         if not pathlib.Path(manifest[part]["path"]).is_file():

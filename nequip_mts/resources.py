@@ -63,7 +63,14 @@ CONFIG_PACKAGE = "nequip_mts.configs"
 #: the Hydra config path of the shipped configs
 CONFIG_PATH = "pkg://" + CONFIG_PACKAGE
 #: names of the shipped configs (``-cn NAME``)
-CONFIGS: Tuple[str, ...] = ("multiscale", "baseline", "tutorial", "water_multiscale", "water_baseline")
+CONFIGS: Tuple[str, ...] = (
+    "multiscale",
+    "baseline",
+    "distill",
+    "tutorial",
+    "water_multiscale",
+    "water_baseline",
+)
 #: names accepted by :func:`bundled_model`
 BUNDLED_MODELS: Tuple[str, ...] = ("baseline", "multiscale")
 #: liquids with bundled GFN1-xTB data and pretrained models

@@ -97,6 +97,7 @@ def test_every_subcommand_is_listed_and_importable(capsys):
         "md",
         "validate",
         "deploy",
+        "distill",
         "build-lammps-plugin",
         "write-lammps-input",
         "analyze",
@@ -104,4 +105,4 @@ def test_every_subcommand_is_listed_and_importable(capsys):
     )
     for name in names:
         assert name in out
-    assert len(SUBCOMMAND_MODULES) == 7
+    assert len(SUBCOMMAND_MODULES) == 8

@@ -17,7 +17,7 @@ import sys
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-EPOCH_LIMIT = "max_epochs=2 stage1_epochs=1"
+EPOCH_LIMIT = "max_epochs=6 stage1_epochs=3"
 pytestmark = pytest.mark.slow
 
 

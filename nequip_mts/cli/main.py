@@ -14,11 +14,11 @@ import sys
 import warnings
 
 from nequip_mts import __version__
-from nequip_mts.cli import analyze, augment, demo, deploy, lammps, md, validate
+from nequip_mts.cli import analyze, augment, demo, deploy, distill, lammps, md, validate
 from nequip_mts.errors import EXIT_FAILURE, BuildError, MDWarning, exit_code
 
 # in the order --help lists them
-SUBCOMMAND_MODULES = (augment, md, validate, deploy, lammps, analyze, demo)
+SUBCOMMAND_MODULES = (augment, md, validate, deploy, distill, lammps, analyze, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

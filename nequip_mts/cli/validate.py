@@ -30,9 +30,26 @@ PROBES_PNG = "md_probes.png"
 
 
 def load_provider(model, device="cpu"):
-    """The model as an ``MTSCalculator`` (as ``nequip-mts md`` loads it)."""
+    """The model as an ``MTSCalculator`` (as ``nequip-mts md`` loads it), or, for a
+    conventional single-model checkpoint or package, that model's ASE calculator (bond
+    scans only)."""
     from nequip_mts.cli.md import load_provider as load
 
+    path = Path(model)
+    if path.is_file() and path.suffix != ".json":
+        from nequip_mts.deploy.split import NotMultiscaleError, inspect_multiscale
+
+        try:
+            inspect_multiscale(path)
+        except NotMultiscaleError:
+            from nequip_mts.md.providers import saved_model_calculator
+
+            print(
+                f"validate: {path} is a single model: bond scans only, no MD probes",
+                file=sys.stderr,
+                flush=True,
+            )
+            return saved_model_calculator(path, device=device)
     return load(model, device=device)
 
 

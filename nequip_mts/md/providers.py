@@ -17,7 +17,19 @@ import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
 from nequip_mts.errors import InputError, reading_model
-from nequip_mts.manifest import FAST, FAST_KEY, FILENAME, SLOW, SLOW_KEY, SUM_KEY, read_manifest
+from nequip_mts.manifest import (
+    FAST,
+    FAST_KEY,
+    FILENAME,
+    FULL,
+    FULL_MINUS_FAST,
+    SLOW,
+    SLOW_KEY,
+    SPLITS,
+    SUM_KEY,
+    read_manifest,
+    split_of,
+)
 
 
 class MTSCalculator(Calculator):
@@ -84,7 +96,12 @@ class MTSCalculator(Calculator):
 
     @classmethod
     def from_deployed(cls, path, device="cpu", chemical_species_to_atom_type_map=True):
-        """Provider (a): the fast and slow compiled models written by the deploy step.
+        """Provider (a): the compiled models of a deploy directory.
+
+        A co-trained deploy (``nequip-mts deploy``) gives the fast and slow parts; a
+        distilled one (``nequip-mts distill``, manifest ``split: full-fast``) gives the
+        fast part and the full model, with ``slow = full - fast``
+        (:meth:`from_full_and_fast`).
 
         Parameters
         ----------
@@ -102,8 +119,14 @@ class MTSCalculator(Calculator):
             )
         manifest = read_manifest(path, target="ase")
         check_device(device)
+        split = split_of(manifest)
         calcs = {}
-        for part in (FAST, SLOW):
+        for part in SPLITS[split]:
+            if manifest[part].get("calculator"):
+                from nequip_mts.calculators import reference_calculator
+
+                calcs[part] = reference_calculator(manifest[part]["calculator"], manifest[part].get("kwargs"))
+                continue
             calcs[part] = _load_compiled(
                 Path(manifest[part]["path"]), device, chemical_species_to_atom_type_map
             )
@@ -113,7 +136,10 @@ class MTSCalculator(Calculator):
                     f"the {part} model in {manifest['root']} has type names {names}, but its "
                     f"{FILENAME} says {manifest['type_names']}; redeploy the models together"
                 )
-        calc = cls.from_calculators(calcs[FAST], calcs[SLOW])
+        if split == FULL_MINUS_FAST:
+            calc = cls.from_full_and_fast(calcs[FULL], calcs[FAST])
+        else:
+            calc = cls.from_calculators(calcs[FAST], calcs[SLOW])
         if calc.type_names is None:
             calc.type_names = list(manifest["type_names"])
         if calc.species is None and chemical_species_to_atom_type_map is True:

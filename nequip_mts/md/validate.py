@@ -542,8 +542,8 @@ def validate(
     atoms : ase.Atoms
         The structure (positions as given; velocities are drawn for each probe).
     calc : MTSCalculator or ase Calculator
-        The model. A plain ASE calculator gets the bond scans of its energy only, and no
-        MD probes.
+        The model. A plain ASE calculator (a conventional single model) gets the bond
+        scans of its energy only, and no MD probes.
     probe : ProbeSettings or None
         The MD probes; ``None`` runs none. K = 1 (single-step MD) is always added.
     strict : bool
@@ -568,7 +568,7 @@ def validate(
         scans.append(bond_scan(atoms, calc, fixed, moved, **scan_options))
     probes = []
     if probe is not None and not _is_mts(calc):
-        notes.append("the calculator has no fast and slow parts: no MD probes")
+        notes.append("the model has no fast and slow parts: bond scans only, no MD probes")
         probe = None
     if probe is not None:
         ks = tuple(sorted({1, *(int(k) for k in probe.ks)}))

@@ -209,3 +209,14 @@ def test_validate_imports_no_training_code():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_a_single_model_gets_the_bond_scans(holed):
+    # a conventional model (no fast and slow parts): the hole is still found by the scan
+    atoms, mts = holed
+    single = AnalyticSum([mts.fast_calc, mts.slow_calc])
+    result = validate(atoms, single, SHORT)
+    assert result.probes == [] and not result.passed
+    (scan,) = result.scans
+    assert scan.false_minima and scan.false_minima[0].pair == "H-H"
+    assert any("bond scans only" in note for note in result.notes)
