@@ -20,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+from nequip_mts.cli.md import add_model_arguments
 from nequip_mts.errors import InputError, ValidationFailed
 from nequip_mts.manifest import FILENAME as MANIFEST
 
@@ -29,11 +30,11 @@ SCANS_PNG = "bond_scans.png"
 PROBES_PNG = "md_probes.png"
 
 
-def load_provider(model, device="cpu"):
-    """The model as an ``MTSCalculator`` (as ``nequip-mts md`` loads it)."""
+def load_provider(model, device="cpu", **options):
+    """The model as an ``MTSCalculator`` (as ``nequip-mts md`` loads it; ``eager``, ``cache_dir``)."""
     from nequip_mts.cli.md import load_provider as load
 
-    return load(model, device=device)
+    return load(model, device=device, **options)
 
 
 def add_parser(subparsers):
@@ -63,6 +64,7 @@ def add_parser(subparsers):
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier report in --output")
     parser.add_argument("--no-plots", action="store_true", help="write no PNGs (no matplotlib needed)")
     parser.add_argument("--device", default="cpu", help="torch device of the models (default cpu)")
+    add_model_arguments(parser)
 
     scan = parser.add_argument_group("bond scans")
     scan.add_argument(
@@ -221,7 +223,10 @@ def run(args):
             ) from None
     check_output_path(out / REPORT, "--output")
     check_device(args.device)
-    calc = load_provider(args.model, device=args.device)
+    from nequip_mts.md.memory import tune_malloc
+
+    tune_malloc()  # before the models allocate
+    calc = load_provider(args.model, device=args.device, eager=args.eager, cache_dir=args.cache_dir)
 
     def say(text):
         print(f"validate: {text}", file=sys.stderr, flush=True)
