@@ -212,7 +212,7 @@ def _build(key, cache_dir, label, compile_into, parts=None) -> pathlib.Path:
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=root))
     print(
         f"nequip-mts: compiling {label} for {key['target']} once, into the model cache {root} "
-        "(about a minute per model) ...",
+        "(one to two minutes per model) ...",
         end="",
         flush=True,
     )

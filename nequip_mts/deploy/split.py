@@ -164,7 +164,9 @@ def deploy(
     if model_path.is_dir():
         raise InputError(f"{model_path} is a directory; give a checkpoint (.ckpt) or package (.nequip.zip)")
     if not stress and target != "ase":
-        raise ValueError("stress=False is for target 'ase'; LAMMPS models always give the virial")
+        raise InputError(
+            "--no-stress (stress=False) is for --target ase; LAMMPS models always give the virial"
+        )
     output_dir = pathlib.Path(output_dir)
     check_output_dir(output_dir, overwrite)
     from nequip_mts.md.providers import check_device

@@ -138,3 +138,27 @@ def test_missing_source_is_an_error(tmp_path, compiles):
     with pytest.raises(FileNotFoundError):
         cache.deployed(tmp_path / "nope.ckpt", cache_dir=tmp_path)
     assert compiles == [] and not os.listdir(tmp_path)
+
+
+def test_the_no_stress_target_is_the_ase_target_without_stress():
+    from nequip.scripts._compile_utils import COMPILE_TARGET_DICT
+
+    from nequip_mts.deploy.split import ASE_NO_STRESS_TARGET, ase_compile_target, register_compile_targets
+
+    assert ase_compile_target(stress=True) == "ase"
+    assert ase_compile_target(stress=False) == ASE_NO_STRESS_TARGET
+    target = register_compile_targets()
+    assert register_compile_targets() is target  # idempotent
+    ase = COMPILE_TARGET_DICT["ase"]
+    assert target["input"] == ase["input"] and "stress" in ase["output"]
+    assert target["output"] == [k for k in ase["output"] if k != "stress"]
+
+
+def test_no_stress_is_for_ase_only(tmp_path):
+    from nequip_mts.deploy.split import deploy
+    from nequip_mts.errors import InputError
+
+    model = tmp_path / "model.ckpt"
+    model.write_bytes(b"")
+    with pytest.raises(InputError, match="--target ase"):
+        deploy(model, tmp_path / "out", target="pair_allegro", stress=False)
