@@ -13,12 +13,13 @@ each eager (``saved_model_calculator``), compiled with the stress output (nequip
 ``--target ase``) and compiled without it (energies and forces only, as the model cache
 compiles them for MD: ``nequip_mts.deploy.cache``). Eager models always compute the virial.
 
-Two worker processes hold all the models: one with glibc's malloc tuned to keep freed
-memory (``nequip_mts.md.memory.tune_malloc``), one with glibc's defaults
-(``NEQUIP_MTS_MALLOC_TUNING=0``). The calls are interleaved: model by model and call by
-call, the two processes take turns, so load changes on the machine hit every
-configuration alike. The report gives the median wall time per call and, from
-``getrusage``, the share of it spent in the kernel (page faults of memory handed back).
+Each mode runs in two worker processes holding only its models: one with glibc's malloc
+tuned to keep freed memory (``nequip_mts.md.memory.tune_malloc``), one with glibc's
+defaults (``NEQUIP_MTS_MALLOC_TUNING=0``). The calls are interleaved: model by model and
+call by call, the workers take turns, so load changes on the machine hit every
+configuration alike. The report gives the median CPU time per call (``getrusage``: user
++ system, little changed by other jobs), the median wall time, and the kernel's share
+(page faults of memory handed back).
 
 Compiles go through the model cache (the first run compiles six models, about a minute
 each; later runs reuse them). Results go to benchmarks/results/compiled_vs_eager.{md,png}
@@ -45,6 +46,14 @@ RESULTS = ROOT / "benchmarks" / "results"
 PARTS = ("fast", "slow", "sum", "baseline")
 MODES = ("eager", "compiled, stress", "compiled, no stress")
 MEMORY = ("glibc default", "memory kept")
+NOTES = [
+    "",
+    "Notes: eager models always compute the virial (nequip's `ForceStressOutput` differentiates "
+    "by the cell strain in the same backward pass), so *eager* has no stress-free variant; the "
+    "compiled *no stress* models are compiled with the `ase` target's outputs less `stress` "
+    "(`nequip_mts.deploy.split.ASE_NO_STRESS_TARGET`), which drops that derivative and the "
+    "cell-volume determinant. The compiles (through the model cache) are not timed here.",
+]
 
 
 def model_files(system, cache_dir):
@@ -86,7 +95,7 @@ def worker(spec):
             calcs[name] = compiled_model_calculator(pathlib.Path(key), stress=stress)
     print(json.dumps({"ready": state, "atoms": len(atoms0)}), flush=True)
     for line in sys.stdin:
-        name, index = line.split()
+        name, index = line.rstrip("\n").rsplit(" ", 1)
         atoms = atoms0.copy()
         # new positions every call (no cached result), the same ones in both workers
         atoms.positions += 0.02 * np.random.default_rng(int(index)).standard_normal(atoms.positions.shape)
@@ -137,43 +146,57 @@ def main(argv=None):
             if (part, stress) in files:
                 models[part, mode] = ("compiled", source, files[part, stress], stress)
     names = {f"{part}|{mode}": spec for (part, mode), spec in models.items()}
-    spec = dict(
-        system=system.name, replicate=list(args.replicate), models={n: list(s) for n, s in names.items()}
-    )
 
+    # one worker per mode and memory setting, holding only that mode's models: glibc adapts
+    # its thresholds to the blocks a process frees, so models of another mode in the same
+    # process would change the result
     procs = {}
-    for memory in MEMORY:
-        env = dict(os.environ)
-        for var in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"):
-            env.pop(var, None)
-        env["NEQUIP_MTS_MALLOC_TUNING"] = "1" if memory == "memory kept" else "0"
-        procs[memory] = subprocess.Popen(
-            [sys.executable, __file__, "--worker", json.dumps(spec)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
+    for mode in MODES:
+        worker_models = {n: list(spec) for n, spec in names.items() if n.split("|")[1] == mode}
+        spec = dict(system=system.name, replicate=list(args.replicate), models=worker_models)
+        for memory in MEMORY:
+            env = dict(os.environ)
+            for var in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"):
+                env.pop(var, None)
+            env["NEQUIP_MTS_MALLOC_TUNING"] = "1" if memory == "memory kept" else "0"
+            procs[mode, memory] = subprocess.Popen(
+                [sys.executable, __file__, "--worker", json.dumps(spec)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+
+    def reply(proc):
+        while True:  # skip anything a library printed
+            line = proc.stdout.readline()
+            if not line:
+                raise SystemExit("a worker died; see its error above")
+            if line.startswith("{"):
+                return json.loads(line)
+
     n_atoms = None
-    for memory, proc in procs.items():
-        ready = json.loads(proc.stdout.readline())
+    for (mode, memory), proc in procs.items():
+        ready = reply(proc)
         n_atoms = ready["atoms"]
-        print(f"worker '{memory}': malloc {ready['ready']}", flush=True)
         expected = "tuned" if memory == "memory kept" else "opted out"
         if ready["ready"] != expected:
-            raise SystemExit(f"worker '{memory}' reports malloc {ready['ready']!r}, expected {expected!r}")
+            raise SystemExit(
+                f"worker {mode}/{memory} reports malloc {ready['ready']!r}, expected {expected!r}"
+            )
+    print(f"{len(procs)} workers ready", flush=True)
 
     def call(proc, name, index):
         proc.stdin.write(f"{name} {index}\n")
         proc.stdin.flush()
-        return json.loads(proc.stdout.readline())
+        return reply(proc)
 
     samples = {(name, memory): [] for name in names for memory in MEMORY}
     start = time.perf_counter()
     for index in range(args.warmup + args.calls):
         for name in names:
-            for memory, proc in procs.items():
-                result = call(proc, name, index)
+            for memory in MEMORY:
+                result = call(procs[name.split("|")[1], memory], name, index)
                 if index >= args.warmup:
                     samples[name, memory].append(result)
         print(
@@ -186,12 +209,13 @@ def main(argv=None):
     def stat(name, memory):
         s = samples[name, memory]
         wall = np.array([r["wall"] for r in s])
-        sys_share = sum(r["sys"] for r in s) / max(wall.sum(), 1e-12)
-        return (
-            float(np.median(wall)) * 1e3,
-            float(np.percentile(wall, 25)) * 1e3,
-            float(np.percentile(wall, 75)) * 1e3,
-            sys_share,
+        cpu = np.array([r["user"] + r["sys"] for r in s])
+        return dict(
+            wall=float(np.median(wall)) * 1e3,
+            q1=float(np.percentile(wall, 25)) * 1e3,
+            q3=float(np.percentile(wall, 75)) * 1e3,
+            cpu=float(np.median(cpu)) * 1e3,
+            sys=sum(r["sys"] for r in s) / max(cpu.sum(), 1e-12),
         )
 
     table = {key: stat(key[0], key[1]) for key in samples}
@@ -211,30 +235,34 @@ def write_report(args, system, n_atoms, names, table):
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, torch on CPU.  ",
         f"System: {n_atoms} atoms (bundled 96-atom GFN1-xTB {system.name} box x {tuple(args.replicate)}); "
         f"{args.calls} timed calls per cell after {args.warmup} untimed ones, each at new positions; "
-        "the configurations interleaved call by call, and the two memory settings are two worker "
-        "processes taking turns.",
+        "the configurations interleaved call by call; each mode and memory setting is its own worker "
+        "process (six in all), taking turns.",
         "",
-        "Median wall time per energy+forces call in ms (interquartile range), and the share of it "
-        "spent in the kernel. *glibc default*: glibc's malloc as it comes; *memory kept*: "
-        "`nequip_mts.md.memory.tune_malloc` (what `nequip-mts md`, `demo`, `validate` and the "
-        "benchmarks do; `NEQUIP_MTS_MALLOC_TUNING=0` turns it off).",
+        "Per energy+forces call: the median CPU time (user + system, from `getrusage`; what "
+        "the call costs, little changed by other jobs on the machine), the median wall time "
+        "(interquartile range), and the share of the CPU time spent in the kernel (mostly page "
+        "faults of memory handed back). *glibc default*: glibc's malloc as it comes; *memory "
+        "kept*: `nequip_mts.md.memory.tune_malloc` (what `nequip-mts md`, `demo`, `validate` and "
+        "the benchmarks do; `NEQUIP_MTS_MALLOC_TUNING=0` turns it off). Each mode and memory "
+        "setting is its own worker process.",
         "",
-        "| model | mode | glibc default (ms) | memory kept (ms) | gain | kernel share default / kept |",
-        "|---|---|---|---|---|---|",
+        "| model | mode | CPU ms, glibc default | CPU ms, memory kept | gain | wall ms, default | wall ms, kept | kernel share default / kept |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name in names:
         part, mode = name.split("|")
         d, k = table[name, MEMORY[0]], table[name, MEMORY[1]]
         lines.append(
-            f"| {part} | {mode} | {d[0]:.1f} ({d[1]:.1f}-{d[2]:.1f}) | {k[0]:.1f} ({k[1]:.1f}-{k[2]:.1f}) "
-            f"| {d[0] / k[0]:.2f}x | {d[3]:.0%} / {k[3]:.0%} |"
+            f"| {part} | {mode} | {d['cpu']:.1f} | {k['cpu']:.1f} | {d['cpu'] / k['cpu']:.2f}x "
+            f"| {d['wall']:.1f} ({d['q1']:.0f}-{d['q3']:.0f}) | {k['wall']:.1f} ({k['q1']:.0f}-{k['q3']:.0f}) "
+            f"| {d['sys']:.0%} / {k['sys']:.0%} |"
         )
 
     def med(part, mode, memory):
         key = (f"{part}|{mode}", memory)
-        return table[key][0] if key in table else None
+        return table[key]["cpu"] if key in table else None
 
-    lines += ["", "Ratios (memory kept):", ""]
+    lines += ["", "Ratios of the median CPU times, memory kept:", ""]
     for part in PARTS:
         eager, nostress, stress = (med(part, m, MEMORY[1]) for m in (MODES[0], MODES[2], MODES[1]))
         text = f"- {part}: eager / compiled (no stress) = {eager / nostress:.2f}x"
@@ -244,9 +272,10 @@ def write_report(args, system, n_atoms, names, table):
     eager_default = med("slow", MODES[0], MEMORY[0]) + med("fast", MODES[0], MEMORY[0])
     main_road = med("slow", MODES[2], MEMORY[1]) + med("fast", MODES[2], MEMORY[1])
     lines += [
-        f"- fast + slow (one MTS outer step's models), eager with glibc defaults (the old default) "
-        f"/ compiled without stress with memory kept (the new one): {eager_default / main_road:.2f}x",
+        f"- fast + slow (the models of one MTS outer step), eager with glibc defaults (the old "
+        f"default) / compiled without stress, memory kept (the new one): {eager_default / main_road:.2f}x",
     ]
+    lines += NOTES
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -264,7 +293,7 @@ def plot(path, names, table, n_atoms, system_name):
         modes = [m for m in MODES if f"{part}|{m}" in names]
         x = np.arange(len(modes))
         for j, memory in enumerate(MEMORY):
-            vals = [table[f"{part}|{m}", memory][0] for m in modes]
+            vals = [table[f"{part}|{m}", memory]["cpu"] for m in modes]
             ax.bar(
                 x + (j - 0.5) * 0.38,
                 vals,
@@ -275,7 +304,7 @@ def plot(path, names, table, n_atoms, system_name):
             )
         ax.set_xticks(x, [m.replace("compiled, ", "compiled\n") for m in modes], fontsize=8)
         ax.set_title(part)
-        ax.set_ylabel("ms per call" if part == PARTS[0] else "")
+        ax.set_ylabel("CPU ms per call (median)" if part == PARTS[0] else "")
     axes[0].legend(
         handles=[
             plt.Rectangle((0, 0), 1, 1, color="0.4", alpha=0.45, label="glibc default (light)"),
