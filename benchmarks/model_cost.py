@@ -51,7 +51,7 @@ NOTES = [
     "Notes: eager models always compute the virial (nequip's `ForceStressOutput` differentiates "
     "by the cell strain in the same backward pass), so *eager* has no stress-free variant; the "
     "compiled *no stress* models are compiled with the `ase` target's outputs less `stress` "
-    "(`nequip_mts.deploy.split.ASE_NO_STRESS_TARGET`), which drops that derivative and the "
+    "(`nequip_mts.deploy.split.ASE_NO_STRESS_TARGET`), so that the compiled graph need not compute that derivative and the "
     "cell-volume determinant. The compiles (through the model cache) are not timed here.",
 ]
 
