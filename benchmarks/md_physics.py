@@ -27,6 +27,9 @@ number of the report is computed from those files by ``nequip_mts.analysis.repor
 code behind ``nequip-mts analyze``, and the report prints the ``nequip-mts analyze``
 command that reproduces them.
 
+The models are compiled (once, into the model cache: ``nequip_mts.deploy.cache``) unless
+``--eager``; the physics is the same either way, only the wall times differ.
+
 Results go to benchmarks/results/md_physics.md (water) or
 benchmarks/results/<system>/physics.md, and PNG plots beside it.
 """
@@ -130,6 +133,7 @@ def main(argv=None):
         type=pathlib.Path,
         help="where the trajectories and NVE logs go (default runs/, or runs/<system>/)",
     )
+    systems.add_model_arguments(parser)
     args = parser.parse_args(argv)
     system = systems.get(args.system)
     water = system.name == "water"
@@ -147,16 +151,17 @@ def main(argv=None):
 
     from nequip_mts.analysis.plots import plot_drift_vs_outer_step, plot_msd, plot_rdfs, plot_vdos
     from nequip_mts.analysis.report import analyze_log, analyze_run, compare_runs
-    from nequip_mts.md import RESPA, BussiRESPA, MTSCalculator
-    from nequip_mts.md.providers import saved_model_calculator
+    from nequip_mts.md import RESPA, BussiRESPA
     from nequip_mts.md.topology import TopologyWatch
 
     start_atoms = read(system.data(), index=0).repeat(tuple(args.replicate))
     thermalize_momenta(start_atoms, temperature_K=TEMPERATURE_K, rng=np.random.default_rng(0))
     Stationary(start_atoms)
     n = len(start_atoms)
-    baseline_calc = saved_model_calculator(system.model("baseline"))
-    mts_calc = MTSCalculator.from_checkpoint(system.model("multiscale"))
+    calcs = systems.calculators(
+        system, args, ("baseline", "MTS", "sum") if args.control else ("baseline", "MTS")
+    )
+    baseline_calc, mts_calc = calcs["baseline"], calcs["MTS"]
     inner = INNER_FS * units.fs
     taut_eq, taut_prod = 50 * units.fs, 100 * units.fs
 
@@ -165,7 +170,7 @@ def main(argv=None):
     runs = {}
     # control: the multiscale sum at a single 0.5 fs step, so that MTS-vs-control isolates
     # the integrator from the difference between the two trained models
-    sum_calc = saved_model_calculator(system.model("multiscale"))
+    sum_calc = calcs.get("sum")
     labels = ("baseline", "MTS", "control") if args.control else ("baseline", "MTS")
     for label in labels:
         atoms = start_atoms.copy()

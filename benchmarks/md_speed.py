@@ -1,6 +1,6 @@
 """MD throughput: single-step baseline vs MTS, measured side by side in one run.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/md_speed.py [--system water] [--replicate 2 2 2] [--time-fs 48]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/md_speed.py [--system water] [--replicate 2 2 2] [--time-fs 48] [--eager]
 
 The bundled box of the system (96 atoms; ``benchmarks/systems.py``) is replicated
 (default 2x2x2: 768 atoms). The
@@ -12,6 +12,9 @@ The per-evaluation costs of the fast and slow parts give f = t_fast / t_slow and
 ideal MTS speedup K / (K f + 1) (relative to a model as costly as the slow part),
 printed beside the measured one. Results go to benchmarks/results/md_speed.{md,png}
 (water) or benchmarks/results/<system>/md_speed.{md,png}.
+
+The models are compiled (once, into the model cache: ``nequip_mts.deploy.cache``) unless
+``--eager``.
 """
 
 import argparse
@@ -61,6 +64,7 @@ def main(argv=None):
     parser.add_argument("--ks", type=int, nargs="+", default=[2, 4, 6, 8])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=pathlib.Path, help="report stem (default: see above)")
+    systems.add_model_arguments(parser)
     args = parser.parse_args(argv)
     system = systems.get(args.system)
     if args.out is None:
@@ -71,15 +75,14 @@ def main(argv=None):
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
     from ase.md.verlet import VelocityVerlet
 
-    from nequip_mts.md import RESPA, MTSCalculator
-    from nequip_mts.md.providers import saved_model_calculator
+    from nequip_mts.md import RESPA
 
     atoms0 = read(system.data(), index=0).repeat(tuple(args.replicate))
     atoms0.calc = None
     MaxwellBoltzmannDistribution(atoms0, temperature_K=system.temperature_K, rng=np.random.default_rng(0))
     n = len(atoms0)
-    baseline = saved_model_calculator(system.model("baseline"))
-    mts = MTSCalculator.from_checkpoint(system.model("multiscale"))
+    calcs = systems.calculators(system, args)
+    baseline, mts = calcs["baseline"], calcs["MTS"]
     fast_calc, slow_calc = mts.fast_calc, mts.slow_calc
 
     costs = {
@@ -139,7 +142,7 @@ def main(argv=None):
         f"# MD throughput: baseline vs MTS ({system.name})",
         "",
         f"Command: `{cmd}`  ",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} vCPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, eager models in ASE.  ",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} vCPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, {systems.model_mode(args)} in ASE.  ",
         f"System: {n} atoms (bundled 96-atom GFN1-xTB {system.name} box x {args.replicate}), {args.time_fs:.0f} fs per configuration, median of {args.rounds} interleaved rounds.",
         "",
         f"Cost per energy+forces evaluation (median of 5): baseline {costs['baseline'] * 1e3:.1f} ms, "

@@ -9,6 +9,7 @@ options that give the same numbers).
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,3 +134,40 @@ def add_argument(parser):
 
 def get(name) -> System:
     return SYSTEMS[name]
+
+
+def add_model_arguments(parser):
+    """``--eager`` and ``--cache-dir``: compiled models (the default) or eager ones."""
+    parser.add_argument(
+        "--eager",
+        action="store_true",
+        help="eager models; by default they are compiled (AOTInductor) once into the model cache",
+    )
+    parser.add_argument(
+        "--cache-dir", type=pathlib.Path, help="model cache directory (default: see nequip_mts.deploy.cache)"
+    )
+
+
+def calculators(system: System, args, kinds=("baseline", "MTS")):
+    """The ASE calculators of ``kinds`` (``baseline``, ``MTS``, ``sum``), compiled unless ``--eager``.
+
+    Also keeps glibc's freed memory in the process (``nequip_mts.md.memory``) before
+    the models allocate, as ``nequip-mts md`` does.
+    """
+    from nequip_mts.md import MTSCalculator
+    from nequip_mts.md.memory import tune_malloc
+    from nequip_mts.md.providers import model_calculator
+
+    tune_malloc()
+    options = dict(compiled=not args.eager, cache_dir=args.cache_dir)
+    make = {
+        "baseline": lambda: model_calculator(system.model("baseline"), **options),
+        "MTS": lambda: MTSCalculator.from_checkpoint(system.model("multiscale"), **options),
+        "sum": lambda: model_calculator(system.model("multiscale"), **options),
+    }
+    return {kind: make[kind]() for kind in kinds}
+
+
+def model_mode(args) -> str:
+    """How the benchmark's models ran, for its report."""
+    return "eager models" if args.eager else "compiled models (AOTInductor, no stress output)"

@@ -11,12 +11,16 @@ from ase import units
 from ase.io import read
 
 from nequip_mts.md import LangevinRESPA, MTSCalculator
+from nequip_mts.md.memory import tune_malloc
 from nequip_mts.resources import bundled_model, water_data
 
 atoms = read(water_data(), index=0)
-# a trained checkpoint or package, evaluated eagerly; use MTSCalculator.from_deployed("deployed/")
-# for the compiled models written by nequip-mts-deploy
-atoms.calc = MTSCalculator.from_checkpoint(bundled_model("multiscale"))
+# keep freed model memory in the process (glibc), before the models allocate
+tune_malloc()
+# a trained checkpoint or package, compiled once into the model cache (about a minute per
+# part the first time; compiled=False evaluates it eagerly, about half as fast); or
+# MTSCalculator.from_deployed("deployed/") for models written by nequip-mts-deploy
+atoms.calc = MTSCalculator.from_checkpoint(bundled_model("multiscale"), compiled=True)
 dyn = LangevinRESPA(
     atoms,
     timestep=3.0 * units.fs,  # outer step

@@ -104,7 +104,7 @@ def load_teacher(spec, calc_kwargs=None, device="cpu") -> Teacher:
     InputError
         No such file, or a spec that names no calculator.
     """
-    from nequip_mts.md.providers import _load_compiled, _nequip_type_names, saved_model_calculator
+    from nequip_mts.md.providers import _nequip_type_names, compiled_model_calculator, saved_model_calculator
 
     text = str(spec)
     path = pathlib.Path(text)
@@ -114,7 +114,7 @@ def load_teacher(spec, calc_kwargs=None, device="cpu") -> Teacher:
         if calc_kwargs:
             raise InputError("--calc-kwargs is for a teacher given as a calculator import path, not a file")
         if text.endswith(COMPILED_SUFFIX):
-            make = lambda: _load_compiled(path, device, True)  # noqa: E731
+            make = lambda: compiled_model_calculator(path, device)  # noqa: E731
             kind = "compiled"
         elif text.endswith(SAVED_SUFFIXES):
             make = lambda: saved_model_calculator(path, SUM_KEY, device)  # noqa: E731
@@ -273,7 +273,7 @@ def _bin(name) -> str:
     return str(candidate) if candidate.exists() else name
 
 
-def train_command(data_file, type_names, run_dir, settings: DistillSettings) -> list:
+def train_command(data_file, type_names, run_dir, settings: DistillSettings, progress=True) -> list:
     """The ``nequip-train`` command line of the fast model."""
     from nequip_mts.resources import CONFIG_PATH
 
@@ -291,6 +291,8 @@ def train_command(data_file, type_names, run_dir, settings: DistillSettings) -> 
         cmd.append(f"r_max_fast={settings.r_max_fast}")
     if settings.max_epochs is not None:
         cmd.append(f"max_epochs={settings.max_epochs}")
+    if not progress:
+        cmd.append("trainer.enable_progress_bar=false")
     return cmd + list(settings.overrides)
 
 
@@ -373,7 +375,7 @@ def distill(
 
     type_names = _type_names(teacher, data)
     run_dir = out / TRAIN_DIR
-    cmd = train_command(data_path, type_names, run_dir, settings)
+    cmd = train_command(data_path, type_names, run_dir, settings, progress=progress)
     say("training the fast model: " + " ".join(cmd[1:]))
     env = dict(os.environ)
     started = time.perf_counter()

@@ -17,6 +17,7 @@ import sys
 import time
 
 from nequip_mts import resources
+from nequip_mts.cli.md import add_model_arguments
 from nequip_mts.errors import BuildError
 from nequip_mts.md import settings as md_settings
 
@@ -64,6 +65,7 @@ def add_parser(subparsers):
         help="output folder (default demo_out)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    add_model_arguments(parser)
     parser.set_defaults(func=run)
     return parser
 
@@ -157,9 +159,11 @@ def run(args):
     from ase.io import read
 
     from nequip_mts.md import MTSCalculator
-    from nequip_mts.md.providers import saved_model_calculator
+    from nequip_mts.md.memory import tune_malloc
+    from nequip_mts.md.providers import model_calculator
     from nequip_mts.md.runner import initial_velocities, make_integrator, make_single_step_integrator
 
+    tune_malloc()  # before the models allocate
     settings = md_settings.MDSettings.from_args(args, engine="ase")
     data = args.data or resources.water_data()
     if not data.is_file():
@@ -182,21 +186,28 @@ def run(args):
     print(
         f"system: {len(atoms0)} atoms, cell {np.round(atoms0.cell.lengths(), 2).tolist()} A; "
         f"{settings.ensemble} at {settings.temperature_K} K for {settings.time_ps:g} ps; "
-        f"models {pathlib.Path(baseline).name}, {pathlib.Path(multiscale).name}",
+        f"models {pathlib.Path(baseline).name}, {pathlib.Path(multiscale).name} "
+        f"({'eager' if args.eager else 'compiled'})",
         flush=True,
     )
+    compiled = dict(compiled=not args.eager, cache_dir=args.cache_dir)
+    # compile (or find in the cache) both before either run starts
+    calcs = {
+        "baseline": model_calculator(baseline, **compiled),
+        "MTS": MTSCalculator.from_checkpoint(multiscale, **compiled),
+    }
 
     runs = {
         "baseline": dict(
             settings=single,
-            calc=lambda: saved_model_calculator(baseline),
+            calc=calcs["baseline"],
             integrator=make_single_step_integrator,
             label=f"baseline {single.timestep_fs:g} fs",
             stride=frame_every_outer * k,
         ),
         "MTS": dict(
             settings=settings,
-            calc=lambda: MTSCalculator.from_checkpoint(multiscale),
+            calc=calcs["MTS"],
             integrator=make_integrator,
             label=f"MTS {settings.inner_timestep_fs:g} fs x {k}",
             stride=frame_every_outer,
@@ -205,7 +216,7 @@ def run(args):
     results, frames = {}, {}
     for seed_offset, (name, spec) in enumerate(runs.items()):
         atoms = atoms0.copy()
-        atoms.calc = spec["calc"]()
+        atoms.calc = spec["calc"]
         run_settings = spec["settings"]
         rng = np.random.default_rng([settings.seed, seed_offset + 1])
         dyn = spec["integrator"](atoms, run_settings, rng=rng)

@@ -40,6 +40,12 @@ def add_parser(subparsers):
     )
     parser.add_argument("--device", default="cpu", help="device to compile for (default cpu)")
     parser.add_argument(
+        "--no-stress",
+        action="store_true",
+        help="--target ase: compile energies and forces only, without the stress output "
+        "(MD in a fixed cell never reads it); LAMMPS models always give the virial",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help=f"replace the models and {FILENAME} of an earlier deploy in output_dir "
@@ -59,5 +65,6 @@ def run(args):
         parts=args.parts,
         device=args.device,
         overwrite=args.overwrite,
+        stress=not args.no_stress,
     )
     print(f"wrote {path}")

@@ -20,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+from nequip_mts.cli.md import add_model_arguments
 from nequip_mts.errors import InputError, ValidationFailed
 from nequip_mts.manifest import FILENAME as MANIFEST
 
@@ -29,10 +30,10 @@ SCANS_PNG = "bond_scans.png"
 PROBES_PNG = "md_probes.png"
 
 
-def load_provider(model, device="cpu"):
-    """The model as an ``MTSCalculator`` (as ``nequip-mts md`` loads it), or, for a
-    conventional single-model checkpoint or package, that model's ASE calculator (bond
-    scans only)."""
+def load_provider(model, device="cpu", *, eager=False, cache_dir=None):
+    """The model as an ``MTSCalculator`` (as ``nequip-mts md`` loads it; ``eager``,
+    ``cache_dir``), or, for a conventional single-model checkpoint or package, that
+    model's ASE calculator (bond scans only)."""
     from nequip_mts.cli.md import load_provider as load
 
     path = Path(model)
@@ -42,15 +43,15 @@ def load_provider(model, device="cpu"):
         try:
             inspect_multiscale(path)
         except NotMultiscaleError:
-            from nequip_mts.md.providers import saved_model_calculator
+            from nequip_mts.md.providers import model_calculator
 
             print(
                 f"validate: {path} is a single model: bond scans only, no MD probes",
                 file=sys.stderr,
                 flush=True,
             )
-            return saved_model_calculator(path, device=device)
-    return load(model, device=device)
+            return model_calculator(path, device, compiled=not eager, cache_dir=cache_dir)
+    return load(model, device=device, eager=eager, cache_dir=cache_dir)
 
 
 def add_parser(subparsers):
@@ -80,6 +81,7 @@ def add_parser(subparsers):
     parser.add_argument("--overwrite", action="store_true", help="replace an earlier report in --output")
     parser.add_argument("--no-plots", action="store_true", help="write no PNGs (no matplotlib needed)")
     parser.add_argument("--device", default="cpu", help="torch device of the models (default cpu)")
+    add_model_arguments(parser)
 
     scan = parser.add_argument_group("bond scans")
     scan.add_argument(
@@ -238,7 +240,10 @@ def run(args):
             ) from None
     check_output_path(out / REPORT, "--output")
     check_device(args.device)
-    calc = load_provider(args.model, device=args.device)
+    from nequip_mts.md.memory import tune_malloc
+
+    tune_malloc()  # before the models allocate
+    calc = load_provider(args.model, device=args.device, eager=args.eager, cache_dir=args.cache_dir)
 
     def say(text):
         print(f"validate: {text}", file=sys.stderr, flush=True)

@@ -17,6 +17,30 @@ from nequip_mts.errors import InputError, reading_model
 from nequip_mts.files import check_output_path
 from nequip_mts.manifest import FILENAME, MODEL_KEYS, MULTISCALE_PARTS, TARGETS, part_filename, write_manifest
 
+#: nequip-compile target of ASE models that give energies and forces but no stress: the
+#: ``ase`` target without its stress output, so the compiled model drops the cell-strain
+#: derivative that MD in a fixed cell never reads (:func:`register_compile_targets`)
+ASE_NO_STRESS_TARGET = "nequip_mts_ase_no_stress"
+
+
+def ase_compile_target(stress: bool = True) -> str:
+    """The nequip-compile target of an ASE model, with or without the stress output."""
+    if not stress:
+        register_compile_targets()
+    return "ase" if stress else ASE_NO_STRESS_TARGET
+
+
+def register_compile_targets() -> Dict:
+    """Register :data:`ASE_NO_STRESS_TARGET` with nequip-compile (idempotent); returns it."""
+    from nequip.data import AtomicDataDict
+    from nequip.scripts import _compile_utils
+
+    if ASE_NO_STRESS_TARGET not in _compile_utils.COMPILE_TARGET_DICT:
+        ase = _compile_utils.COMPILE_TARGET_DICT["ase"]
+        target = dict(ase, output=[k for k in ase["output"] if k != AtomicDataDict.STRESS_KEY])
+        _compile_utils.register_compile_targets({ASE_NO_STRESS_TARGET: target})
+    return _compile_utils.COMPILE_TARGET_DICT[ASE_NO_STRESS_TARGET]
+
 
 class NotMultiscaleError(ValueError):
     """The model given to the deploy step is not a nequip-mts multiscale model."""
@@ -97,6 +121,8 @@ def deploy(
     device: str = "cpu",
     extra_compile_args: Optional[List[str]] = None,
     overwrite: bool = False,
+    stress: bool = True,
+    verbose: bool = True,
 ) -> pathlib.Path:
     """Compile the parts of a multiscale checkpoint/package and write ``mts_deploy.json``.
 
@@ -115,6 +141,12 @@ def deploy(
         it a directory holding any of them is refused. The parts are compiled into a
         temporary directory and moved in, and the manifest written, only when all
         compiles succeeded, so a failed deploy leaves ``output_dir`` as it was.
+    stress : bool
+        ``target="ase"`` only: compile the stress output too (``False``: energies and
+        forces only, which is all MD in a fixed cell needs, and a little cheaper; the
+        manifest then says ``"stress": false``). LAMMPS models always give the virial.
+    verbose : bool
+        Print a line before and after each part's compile.
 
     Returns
     -------
@@ -131,6 +163,10 @@ def deploy(
         raise FileNotFoundError(f"model file {model_path} does not exist")
     if model_path.is_dir():
         raise InputError(f"{model_path} is a directory; give a checkpoint (.ckpt) or package (.nequip.zip)")
+    if not stress and target != "ase":
+        raise InputError(
+            "--no-stress (stress=False) is for --target ase; LAMMPS models always give the virial"
+        )
     output_dir = pathlib.Path(output_dir)
     check_output_dir(output_dir, overwrite)
     from nequip_mts.md.providers import check_device
@@ -142,7 +178,15 @@ def deploy(
     output_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".deploy-", dir=output_dir) as staging:
         entries = _compile_parts(
-            model_path, pathlib.Path(staging), target, parts, device, extra_compile_args, part_metadata
+            model_path,
+            pathlib.Path(staging),
+            target,
+            parts,
+            device,
+            extra_compile_args,
+            part_metadata,
+            compile_target=ase_compile_target(stress) if target == "ase" else target,
+            verbose=verbose,
         )
         for entry in entries.values():
             os.replace(pathlib.Path(staging) / entry["file"], output_dir / entry["file"])
@@ -155,6 +199,7 @@ def deploy(
         parts=entries,
         model_dtype=part_metadata["sum"]["model_dtype"],
         provenance=_provenance(model_path),
+        **({} if target != "ase" else {"stress": bool(stress)}),
     )
 
 
@@ -178,38 +223,68 @@ def check_output_dir(output_dir: pathlib.Path, overwrite: bool = False) -> None:
         )
 
 
-def _compile_parts(model_path, out_dir, target, parts, device, extra_compile_args, part_metadata):
+def _compile_parts(
+    model_path,
+    out_dir,
+    target,
+    parts,
+    device,
+    extra_compile_args,
+    part_metadata,
+    compile_target=None,
+    verbose=True,
+):
     """Compile each part into ``out_dir``; return the manifest entries."""
-    from nequip.scripts.compile import main as nequip_compile
-
     entries = {
         part: {"file": part_filename(part), "r_max": float(part_metadata[part]["r_max"])}
         for part in MULTISCALE_PARTS
         if part in parts
     }
     for part, entry in entries.items():
-        out = out_dir / entry["file"]
-        print(
-            f"nequip-mts deploy: compiling the {part} model ({MODEL_KEYS[part]}) for {target} -> {entry['file']}",
-            flush=True,
-        )
+        if verbose:
+            print(
+                f"nequip-mts deploy: compiling the {part} model ({MODEL_KEYS[part]}) for {target} -> {entry['file']}",
+                flush=True,
+            )
         start = time.perf_counter()
-        nequip_compile(
-            [
-                str(model_path),
-                str(out),
-                "--mode",
-                "aotinductor",
-                "--device",
-                device,
-                "--target",
-                target,
-                "--model",
-                MODEL_KEYS[part],
-                *(extra_compile_args or []),
-            ]
+        compile_model(
+            model_path,
+            out_dir / entry["file"],
+            compile_target or target,
+            MODEL_KEYS[part],
+            device,
+            extra_compile_args,
         )
-        print(
-            f"nequip-mts deploy: compiled the {part} model in {time.perf_counter() - start:.0f} s", flush=True
-        )
+        if verbose:
+            print(
+                f"nequip-mts deploy: compiled the {part} model in {time.perf_counter() - start:.0f} s",
+                flush=True,
+            )
     return entries
+
+
+def compile_model(model_path, out, compile_target, model_key, device="cpu", extra_compile_args=None):
+    """``nequip-compile --mode aotinductor`` of one model of a checkpoint or package.
+
+    ``compile_target`` is a nequip-compile ``--target`` (``ase``, ``pair_allegro``, or
+    :data:`ASE_NO_STRESS_TARGET`); ``model_key`` the model (``sole_model``, ``fast``, ``slow``).
+    """
+    from nequip.scripts.compile import main as nequip_compile
+
+    if compile_target == ASE_NO_STRESS_TARGET:
+        register_compile_targets()
+    nequip_compile(
+        [
+            str(model_path),
+            str(out),
+            "--mode",
+            "aotinductor",
+            "--device",
+            device,
+            "--target",
+            compile_target,
+            "--model",
+            model_key,
+            *(extra_compile_args or []),
+        ]
+    )

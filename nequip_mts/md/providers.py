@@ -118,17 +118,17 @@ class MTSCalculator(Calculator):
                 "MTSCalculator.from_checkpoint, or deploy it first with `nequip-mts deploy`"
             )
         manifest = read_manifest(path, target="ase")
-        check_device(device)
         split = split_of(manifest)
         calcs = {}
+        stress = bool(manifest.get("stress", True))
         for part in SPLITS[split]:
             if manifest[part].get("calculator"):
                 from nequip_mts.calculators import reference_calculator
 
                 calcs[part] = reference_calculator(manifest[part]["calculator"], manifest[part].get("kwargs"))
                 continue
-            calcs[part] = _load_compiled(
-                Path(manifest[part]["path"]), device, chemical_species_to_atom_type_map
+            calcs[part] = compiled_model_calculator(
+                Path(manifest[part]["path"]), device, chemical_species_to_atom_type_map, stress=stress
             )
             names = _nequip_type_names(calcs[part])
             if names is not None and names != manifest["type_names"]:
@@ -147,14 +147,29 @@ class MTSCalculator(Calculator):
         return calc
 
     @classmethod
-    def from_checkpoint(cls, path, device="cpu", chemical_species_to_atom_type_map=True):
-        """Provider (b): a trained checkpoint or ``.nequip.zip`` package, evaluated eagerly.
+    def from_checkpoint(
+        cls, path, device="cpu", chemical_species_to_atom_type_map=True, *, compiled=False, cache_dir=None
+    ):
+        """Provider (b): a trained checkpoint or ``.nequip.zip`` package.
 
         The file holds the ``ModuleDict`` written by training; its fast and slow
         entries (:data:`nequip_mts.manifest.MODEL_KEYS`) become the two calculators, each
-        with the cutoff in its own metadata. Compiled models (:meth:`from_deployed`)
-        are about twice as fast on CPU; this is for quick looks at a checkpoint.
+        with the cutoff in its own metadata.
+
+        By default the models are evaluated eagerly. ``compiled=True`` deploys them
+        first (energies and forces, no stress) through the model cache
+        (:mod:`nequip_mts.deploy.cache`, in ``cache_dir`` if given): the first call for a
+        file compiles it (about a minute per part), later ones reuse it, and the
+        compiled models are about twice as fast on CPU
+        (``benchmarks/results/compiled_vs_eager.md``).
         """
+        if compiled:
+            from nequip_mts.deploy.cache import deployed
+
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"no model file at {path}")
+            directory = deployed(path, (FAST, SLOW), device=device, cache_dir=cache_dir)
+            return cls.from_deployed(directory, device, chemical_species_to_atom_type_map)
         fast, slow = (
             saved_model_calculator(path, key, device, chemical_species_to_atom_type_map)
             for key in (FAST_KEY, SLOW_KEY)
@@ -274,17 +289,74 @@ def check_device(device):
         raise InputError(f"--device {device}: nequip-mts runs on cpu or cuda")
 
 
-def _load_compiled(path, device, chemical_species_to_atom_type_map):
-    from nequip.integrations.ase import NequIPCalculator
+def compiled_model_calculator(path, device="cpu", chemical_species_to_atom_type_map=True, stress=True):
+    """An ASE calculator for one compiled model (``.nequip.pt2``, ``nequip-compile --target ase``).
 
+    ``stress=False`` loads a model compiled without the stress output (the target
+    :data:`nequip_mts.deploy.split.ASE_NO_STRESS_TARGET`, as the deploy step writes with
+    ``stress=False``); its calculator gives energies and forces only.
+
+    This is the one place that calls nequip's compiled-model loader for ASE,
+    ``NequIPCalculator.from_compiled_model``.
+    """
+    check_device(device)
+    cls = _nequip_calculator_class(stress)
     with reading_model(
         path,
         "a compiled model (.nequip.pt2)",
         fix="redeploy with `nequip-mts deploy ... --target ase`",
     ):
-        return NequIPCalculator.from_compiled_model(
+        return cls.from_compiled_model(
             str(path), device=device, chemical_species_to_atom_type_map=chemical_species_to_atom_type_map
         )
+
+
+_CALCULATOR_CLASSES = {}
+
+
+def _nequip_calculator_class(stress):
+    """``NequIPCalculator``, or (``stress=False``) its subclass for models without stress."""
+    from nequip.integrations.ase import NequIPCalculator
+
+    if stress:
+        return NequIPCalculator
+    if False not in _CALCULATOR_CLASSES:
+        from nequip_mts.deploy.split import register_compile_targets
+
+        target = register_compile_targets()
+
+        class EnergyForcesNequIPCalculator(NequIPCalculator):
+            """A NequIP calculator for models compiled without the stress output."""
+
+            implemented_properties = ["energy", "energies", "forces", "free_energy"]
+
+            @classmethod
+            def _get_aoti_compile_target(cls):
+                return target
+
+        _CALCULATOR_CLASSES[False] = EnergyForcesNequIPCalculator
+    return _CALCULATOR_CLASSES[False]
+
+
+def model_calculator(
+    path, device="cpu", *, compiled=False, cache_dir=None, chemical_species_to_atom_type_map=True
+):
+    """An ASE calculator for a single model file (a baseline, or a multiscale model's sum).
+
+    ``compiled=False``: :func:`saved_model_calculator`, eager. ``compiled=True``: its
+    ``sole_model`` compiled (energies and forces, no stress) through the model cache
+    (:func:`nequip_mts.deploy.cache.compiled_single`) and loaded by
+    :func:`compiled_model_calculator`.
+    """
+    if not compiled:
+        return saved_model_calculator(
+            path, device=device, chemical_species_to_atom_type_map=chemical_species_to_atom_type_map
+        )
+    from nequip_mts.deploy.cache import compiled_single
+
+    check_device(device)
+    compiled_path = compiled_single(path, stress=False, device=device, cache_dir=cache_dir)
+    return compiled_model_calculator(compiled_path, device, chemical_species_to_atom_type_map, stress=False)
 
 
 def saved_model_calculator(path, model_key=SUM_KEY, device="cpu", chemical_species_to_atom_type_map=True):

@@ -24,7 +24,7 @@ from nequip_mts.manifest import FORMAT
 from nequip_mts.md import MTSCalculator
 
 
-def _emt_provider(model, device="cpu"):
+def _emt_provider(model, device="cpu", **options):
     fast = LennardJones(sigma=2.3, epsilon=0.05, rc=3.0, smooth=True)
     return MTSCalculator.from_full_and_fast(EMT(), fast)
 
@@ -241,7 +241,7 @@ class _InterruptAfter(LennardJones):
 
 
 def test_ctrl_c_exits_130_with_how_to_restart(work, monkeypatch, capsys):
-    def provider(model, device="cpu"):
+    def provider(model, device="cpu", **options):
         fast = _InterruptAfter(60, sigma=2.3, epsilon=0.05, rc=3.0, smooth=True)
         return MTSCalculator.from_full_and_fast(EMT(), fast)
 

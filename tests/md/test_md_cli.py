@@ -36,7 +36,7 @@ def emt_provider(monkeypatch):
     """Replace model loading: slow = EMT - (short-ranged Lennard-Jones)."""
     used = []
 
-    def load(model, device="cpu"):
+    def load(model, device="cpu", **options):
         used.append((model, device))
         fast = LennardJones(sigma=2.3, epsilon=0.05, rc=3.0, smooth=True)
         return MTSCalculator.from_full_and_fast(EMT(), fast)
@@ -152,7 +152,7 @@ def test_unknown_species_and_missing_model(tmp_path, structure, monkeypatch, cap
     atoms.symbols[1] = "H"
     write(structure, atoms)
 
-    def load(model, device="cpu"):
+    def load(model, device="cpu", **options):
         return MTSCalculator(EMT(), EMT(), type_names=["Au", "Cu"], species=["Au", "Cu"])
 
     monkeypatch.setattr(md_cli, "load_provider", load)
@@ -171,7 +171,7 @@ def test_blow_up_exits_with_the_step(tmp_path, structure, monkeypatch, capsys):
 
     anchors = read(structure).positions
 
-    def load(model, device="cpu"):
+    def load(model, device="cpu", **options):
         return MTSCalculator.from_calculators(HarmonicAnchors(anchors, -30.0), EMT())
 
     monkeypatch.setattr(md_cli, "load_provider", load)

@@ -115,11 +115,11 @@ def _deploy_dir(tmp_path, **changes):
 def fake_loader(monkeypatch):
     loaded = []
 
-    def load(path, device, species_map):
+    def load(path, device, species_map, stress=True):
         loaded.append((path.name, device))
         return FakeNequIP(["Au", "Cu"])
 
-    monkeypatch.setattr(providers, "_load_compiled", load)
+    monkeypatch.setattr(providers, "compiled_model_calculator", load)
     return loaded
 
 
@@ -139,8 +139,10 @@ def test_from_deployed_refuses_models_with_other_type_names(tmp_path, monkeypatc
     directory = _deploy_dir(tmp_path)
     monkeypatch.setattr(
         providers,
-        "_load_compiled",
-        lambda path, device, m: FakeNequIP(["Au", "Cu"] if "fast" in path.name else ["Cu", "Au"]),
+        "compiled_model_calculator",
+        lambda path, device, m, stress=True: FakeNequIP(
+            ["Au", "Cu"] if "fast" in path.name else ["Cu", "Au"]
+        ),
     )
     with pytest.raises(ValueError, match="type names"):
         MTSCalculator.from_deployed(directory)
@@ -239,6 +241,58 @@ def test_from_checkpoint_builds_fast_and_slow(monkeypatch, tmp_path):
     zipfile.ZipFile(tmp_path / "single.ckpt", "w").close()
     with pytest.raises(ValueError, match="'fast' and 'slow'"):
         MTSCalculator.from_checkpoint(tmp_path / "single.ckpt")
+
+
+def test_compiled_from_checkpoint_goes_through_the_cache(tmp_path, monkeypatch, fake_loader):
+    from nequip_mts.deploy import cache
+
+    (tmp_path / "entry").mkdir()
+    directory = _deploy_dir(tmp_path / "entry")
+    asked = []
+
+    def deployed(path, parts, device="cpu", cache_dir=None, **kw):
+        asked.append((path.name, tuple(parts), device, cache_dir))
+        return directory
+
+    monkeypatch.setattr(cache, "deployed", deployed)
+    (tmp_path / "model.nequip.zip").write_bytes(b"zip")
+    calc = MTSCalculator.from_checkpoint(tmp_path / "model.nequip.zip", compiled=True, cache_dir="c")
+    assert asked == [("model.nequip.zip", ("fast", "slow"), "cpu", "c")]
+    assert fake_loader[:2] == [("fast.nequip.pt2", "cpu"), ("slow.nequip.pt2", "cpu")]
+    assert calc.type_names == ["Au", "Cu"]
+    with pytest.raises(FileNotFoundError):
+        MTSCalculator.from_checkpoint(tmp_path / "missing.ckpt", compiled=True)
+
+
+def test_model_calculator_compiled_or_eager(tmp_path, monkeypatch):
+    from nequip_mts.deploy import cache
+
+    seen = []
+    monkeypatch.setattr(
+        cache, "compiled_single", lambda path, **kw: seen.append(kw) or tmp_path / "m.nequip.pt2"
+    )
+    monkeypatch.setattr(
+        providers,
+        "compiled_model_calculator",
+        lambda path, device, m, stress=True: ("compiled", path.name, stress),
+    )
+    monkeypatch.setattr(providers, "saved_model_calculator", lambda path, **kw: ("eager", path))
+    assert providers.model_calculator("b.zip", compiled=True) == ("compiled", "m.nequip.pt2", False)
+    assert seen == [dict(stress=False, device="cpu", cache_dir=None)]
+    assert providers.model_calculator("b.zip")[0] == "eager"
+
+
+def test_md_cli_compiles_checkpoints_unless_eager(tmp_path, monkeypatch):
+    from nequip_mts.cli.md import load_provider
+
+    seen = []
+    monkeypatch.setattr(
+        MTSCalculator, "from_checkpoint", classmethod(lambda cls, path, device="cpu", **kw: seen.append(kw))
+    )
+    (tmp_path / "m.ckpt").write_bytes(b"")
+    load_provider(tmp_path / "m.ckpt")
+    load_provider(tmp_path / "m.ckpt", eager=True, cache_dir=tmp_path)
+    assert seen == [dict(compiled=True, cache_dir=None), dict(compiled=False, cache_dir=tmp_path)]
 
 
 # ---------------------------------------------------------------- end to end (trained model)

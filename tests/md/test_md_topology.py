@@ -95,7 +95,9 @@ def test_the_md_command_exits_3_when_molecules_dissociate(tmp_path, monkeypatch,
     # apart thermally, but nothing blows up (the run ends normally without the watch)
     unbonded = HarmonicBonds(np.arange(len(atoms)).reshape(-1, 2), k=0.0, r0=BOND)
     monkeypatch.setattr(
-        md_cli, "load_provider", lambda model, device="cpu": MTSCalculator.from_calculators(unbonded, slow)
+        md_cli,
+        "load_provider",
+        lambda model, device="cpu", **options: MTSCalculator.from_calculators(unbonded, slow),
     )
     traj = tmp_path / "md.traj"
     args = [str(start), "deployed", "--ensemble", "nve", "--timestep-fs", "0.5", "--inner-steps", "2", "--steps", "400",

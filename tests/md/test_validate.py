@@ -129,7 +129,7 @@ def structure(tmp_path):
 def _loader(monkeypatch, calc):
     used = []
 
-    def load(model, device="cpu"):
+    def load(model, device="cpu", **options):
         used.append((model, device))
         return calc
 
