@@ -137,10 +137,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     system = systems.get(args.system)
     water = system.name == "water"
+    distilled = args.mts_deploy is not None
     if args.out is None:
-        args.out = RESULTS / "md_physics" if water else RESULTS / system.name / "physics"
+        args.out = (
+            RESULTS / "md_physics"
+            if water and not distilled
+            else systems.results_stem(system, args, "physics")
+        )
     if args.runs_dir is None:
-        args.runs_dir = RUNS if water else RUNS / system.name
+        args.runs_dir = RUNS / args.out.parent.name if args.out.parent != RESULTS else RUNS
     K_NVT, TEMPERATURE_K = args.k, system.temperature_K
     BANDS, RMIN_INTER = system.bands, system.compare_rmin
 
@@ -295,13 +300,21 @@ def main(argv=None):
 
     molecules_line = ", ".join(f"{c} {f}" for f, c in Counter(find_molecules(start_atoms).formulas).items())
     lines = [
-        f"# Physics: single-step baseline vs MTS ({system.name}, GFN1-xTB models)",
+        f"# Physics: single-step baseline vs MTS ({system.name}, GFN1-xTB models"
+        + (", distilled MTS)" if distilled else ")"),
         "",
         f"Command: `{cmd}`  ",
         f"System: {n} atoms ({molecules_line}; the bundled box x {' x '.join(map(str, args.replicate))}), {TEMPERATURE_K:.0f} K, "
         f"Bussi thermostat (taut 100 fs) after {args.equilibration_ps} ps equilibration; {args.production_ps} ps "
         f"production each; frames every {FRAME_FS} fs.  ",
-        f"Baseline: single Allegro model, 0.5 fs. MTS: multiscale model, 0.5 fs inner step x K={K_NVT} ({INNER_FS * K_NVT:g} fs outer).",
+        (
+            f"Baseline: the teacher (the bundled single Allegro model), 0.5 fs. MTS: the distilled deploy "
+            f"(slow = teacher - fast), 0.5 fs inner step x K={K_NVT} ({INNER_FS * K_NVT:g} fs outer); "
+            "the potential of both runs is the same."
+            if distilled
+            else f"Baseline: single Allegro model, 0.5 fs. MTS: multiscale model, 0.5 fs inner step x "
+            f"K={K_NVT} ({INNER_FS * K_NVT:g} fs outer)."
+        ),
     ]
     if args.control:
         lines += [

@@ -68,7 +68,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     system = systems.get(args.system)
     if args.out is None:
-        args.out = RESULTS / "md_speed" if system.name == "water" else RESULTS / system.name / "md_speed"
+        args.out = systems.results_stem(system, args, "md_speed")
 
     from ase import units
     from ase.io import read

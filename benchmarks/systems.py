@@ -146,6 +146,12 @@ def add_model_arguments(parser):
     parser.add_argument(
         "--cache-dir", type=pathlib.Path, help="model cache directory (default: see nequip_mts.deploy.cache)"
     )
+    parser.add_argument(
+        "--mts-deploy",
+        type=pathlib.Path,
+        help="MTS on this distilled deploy directory (nequip-mts distill); the baseline is then its "
+        "full model (the teacher), compiled as MTS uses it",
+    )
 
 
 def calculators(system: System, args, kinds=("baseline", "MTS")):
@@ -160,6 +166,8 @@ def calculators(system: System, args, kinds=("baseline", "MTS")):
 
     tune_malloc()
     options = dict(compiled=not args.eager, cache_dir=args.cache_dir)
+    if getattr(args, "mts_deploy", None) is not None:
+        return _deployed_calculators(args.mts_deploy, kinds)
     make = {
         "baseline": lambda: model_calculator(system.model("baseline"), **options),
         "MTS": lambda: MTSCalculator.from_checkpoint(system.model("multiscale"), **options),
@@ -168,6 +176,39 @@ def calculators(system: System, args, kinds=("baseline", "MTS")):
     return {kind: make[kind]() for kind in kinds}
 
 
+def _deployed_calculators(path, kinds):
+    """MTS from a deploy directory; for a distilled one (split full-fast) the baseline and
+    the sum are its ``full`` model, the very compiled file MTS evaluates."""
+    from nequip_mts.manifest import FULL, FULL_MINUS_FAST, read_manifest, split_of
+    from nequip_mts.md import MTSCalculator
+    from nequip_mts.md.providers import compiled_model_calculator
+
+    manifest = read_manifest(path, target="ase")
+    if split_of(manifest) != FULL_MINUS_FAST:
+        raise SystemExit(f"--mts-deploy {path}: a distilled deploy (split full-fast) is needed")
+    stress = bool(manifest.get("stress", True))
+    make = {
+        "MTS": lambda: MTSCalculator.from_deployed(path),
+        "baseline": lambda: compiled_model_calculator(manifest[FULL]["path"], stress=stress),
+        "sum": lambda: compiled_model_calculator(manifest[FULL]["path"], stress=stress),
+    }
+    return {kind: make[kind]() for kind in kinds}
+
+
+def results_stem(system, args, name):
+    """Default report stem: ``results/<name>`` for water's bundled models,
+    ``results/<system>/<name>`` for another system's, ``results/distill_<system>/<name>``
+    for a distilled deploy (``--mts-deploy``)."""
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parent / "results"
+    if getattr(args, "mts_deploy", None) is not None:
+        return results / f"distill_{system.name}" / name
+    return results / name if system.name == "water" else results / system.name / name
+
+
 def model_mode(args) -> str:
     """How the benchmark's models ran, for its report."""
+    if getattr(args, "mts_deploy", None) is not None:
+        return f"the distilled deploy {args.mts_deploy} (compiled; MTS slow = full - fast, baseline = its full model)"
     return "eager models" if args.eager else "compiled models (AOTInductor, no stress output)"

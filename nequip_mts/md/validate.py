@@ -80,7 +80,7 @@ class FalseMinimum:
     position_A: float
     barrier_A: float
     depth_eV: float
-    part: Optional[str]  # "fast", "slow" or None (no split into parts)
+    part: Optional[str]  # "fast", "slow", "full" (a distilled split's sum) or None (no parts)
     fast_fall_eV: Optional[float] = None
     slow_fall_eV: Optional[float] = None
 
@@ -90,7 +90,12 @@ class FalseMinimum:
             f"false minimum along {self.pair}: the energy falls by {self.depth_eV:.2f} eV "
             f"from {self.barrier_A:.2f} A to {self.position_A:.2f} A ({where} the equilibrium)"
         )
-        if self.part is not None:
+        if self.part == "full":
+            text += (
+                ", in the full model itself (slow = full - fast: the fall is the teacher's own, "
+                "and no fast model can remove it)"
+            )
+        elif self.part is not None:
             text += (
                 f", caused by the {self.part} part (fast falls {self.fast_fall_eV:.2f} eV, "
                 f"slow {self.slow_fall_eV:.2f} eV)"
@@ -291,7 +296,10 @@ def bond_scan(
         fall, top, bottom = _falls(energy, eq, stop, step)
         if fall > tolerance_eV:
             part = fast_fall = slow_fall = None
-            if mts:
+            if mts and getattr(calc, "full_calc", None) is not None:
+                # a distilled split: the sum is the full model, which the split cannot change
+                part = "full"
+            elif mts:
                 fast_fall = float(fast[top] - fast[bottom])
                 slow_fall = float(slow[top] - slow[bottom])
                 part = "fast" if fast_fall >= slow_fall else "slow"

@@ -220,3 +220,13 @@ def test_a_single_model_gets_the_bond_scans(holed):
     (scan,) = result.scans
     assert scan.false_minima and scan.false_minima[0].pair == "H-H"
     assert any("bond scans only" in note for note in result.notes)
+
+
+def test_a_distilled_split_names_the_full_model(holed):
+    # slow = full - fast: a hole of the sum is the full model's own, whatever the fast part
+    atoms, mts = holed
+    full = AnalyticSum([mts.fast_calc, mts.slow_calc])
+    distilled = MTSCalculator.from_full_and_fast(full, fluid()[1])
+    scan = bond_scan(atoms, distilled, *representative_bonds(atoms)["H-H"])
+    (hole,) = scan.false_minima
+    assert hole.part == "full" and "full model itself" in hole.describe()
