@@ -410,8 +410,13 @@ def main(argv=None):
     for k in args.nve_ks:
         dt, r = drift[k]
         lines.append(f"| MTS r-RESPA K={k} | {dt:.1f} outer | {r.slope:+.3f} +/- {r.stderr:.3f} |")
-    files = " ".join(str(runs[k]["path"]) for k in labels_cols)
-    log_files = " ".join(str(logs[k]) for k in ["baseline", *args.nve_ks])
+
+    def shown(path):  # relative to the project root, as the command is run from there
+        path = pathlib.Path(path).resolve()
+        return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+    files = " ".join(shown(runs[k]["path"]) for k in labels_cols)
+    log_files = " ".join(shown(logs[k]) for k in ["baseline", *args.nve_ks])
     lines += [
         "",
         "Plots: " + ", ".join(f"`{stem.name}_{kind}.png`" for kind in ("rdf", "vdos", "msd", "drift")) + ".",
