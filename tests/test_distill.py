@@ -140,3 +140,31 @@ def test_distill_sum_is_the_teacher(tmp_path, trained_multiscale, emt_dataset, c
     assert main(argv) == 2
     assert "already holds a deploy" in capsys.readouterr().err
     assert json.loads((out / "mts_deploy.json").read_text())["provenance"]["teacher"]["sha256"]
+
+
+@pytest.mark.slow
+def test_distill_an_ase_calculator_teacher(tmp_path, emt_dataset):
+    # the teacher given only as an ASE calculator (EMT) by import path: the deploy keeps it
+    # as the full part, and the MTS sum is EMT itself
+    from ase.io import read, write
+    from e2e_helpers import R_FAST
+
+    frames = read(emt_dataset, index=":")
+    structures = tmp_path / "structures.extxyz"
+    write(structures, frames[:12])
+    out = tmp_path / "distilled"
+    argv = ["distill", "ase.calculators.emt:EMT", str(structures), "-o", str(out)]
+    argv += ["--md-frames", "6", "--md-stride", "4", "--distorted-frames", "4", "--r-max-fast", str(R_FAST)]
+    argv += ["--max-epochs", "1", "--train-override", "+trainer.limit_train_batches=3", "--no-progress"]
+    assert main(argv) == 0
+    meta = read_manifest(out, target="ase")
+    assert meta[FULL]["calculator"] == "ase.calculators.emt:EMT"
+    mts = MTSCalculator.from_deployed(out)
+    for atoms in frames[-3:]:
+        atoms = atoms.copy()
+        ref_e, ref_f = _energy(atoms, EMT()), _forces(atoms, EMT())
+        atoms.calc = mts
+        assert atoms.get_potential_energy() == pytest.approx(ref_e, abs=1e-5 * len(atoms))
+        assert np.abs(atoms.get_forces() - ref_f).max() < 1e-4
+    # LAMMPS cannot run a Python teacher: refused with one line
+    assert main([*argv[:5], "-o", str(tmp_path / "lmp"), "--target", "pair_allegro", *argv[5:]]) == 2
