@@ -189,8 +189,9 @@ def _settings(k, steps, dt_fs=4.0, ensemble="nve"):
     return MDSettings(ensemble=ensemble, timestep_fs=dt_fs, inner_steps=k, steps=steps, loginterval=1)
 
 
-def _run_written(meta, workdir, atoms, settings, plugin, **options):
-    """Write data + input with nequip-mts, run LAMMPS; return (output, dump frames)."""
+def _run_written(meta, workdir, atoms, settings, plugin, nprocs=1, **options):
+    """Write data + input with nequip-mts, run LAMMPS on ``nprocs`` MPI ranks; return
+    (input text, output, dump frames)."""
     from nequip_mts.lammps.inputs import lammps_input, write_data_file
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -199,7 +200,7 @@ def _run_written(meta, workdir, atoms, settings, plugin, **options):
         meta, workdir / "s.data", settings, plugin=plugin, dump_every=1, dump_file="traj.dump", **options
     )
     text = text.replace("format float %.10g", "format float %.15g")
-    _, out = run_lmp(text, workdir)
+    _, out = run_lmp(text, workdir, nprocs=nprocs)
     return text, out, read_dump(workdir / "traj.dump")
 
 
@@ -327,3 +328,50 @@ def test_full_fast_respa_nve_matches_ase_respa(lammps_plugin, full_fast_lmp, ful
     assert dx < 1e-6
     assert dv < 1e-5 * v_scale
     assert de < 1e-6
+
+
+# ----------------------------------------------------------------------------- MPI
+
+
+@pytest.mark.slow
+def test_full_fast_two_ranks_match_one_rank(lammps_plugin, full_fast_lmp, tmp_path):
+    """The written NVE respa run (K = 3, three sub-styles under hybrid/scaled) gives the
+    same trajectory and energies on 2 MPI ranks as on 1."""
+    from nequip_mts.lammps.inputs import read_deploy
+
+    k, n_outer = 3, 8
+    meta = read_deploy(full_fast_lmp)
+    atoms = _structure(size=4, seed=2, temperature_K=300.0)
+    runs = {}
+    for nprocs in (1, 2):
+        text, out, frames = _run_written(
+            meta,
+            tmp_path / f"np{nprocs}",
+            atoms,
+            _settings(k, n_outer),
+            lammps_plugin,
+            nprocs=nprocs,
+            skin=0.4,
+        )
+        assert "hybrid/scaled" in text and f"respa 2 {k} hybrid 1 2 2" in text
+        # LAMMPS reports its decomposition: "1 by 1 by 2 MPI processor grid" for 2 ranks
+        grid = re.search(r"(\d+) by (\d+) by (\d+) MPI processor grid", out)
+        assert grid is not None and np.prod([int(g) for g in grid.groups()]) == nprocs
+        assert [f["step"] for f in frames] == list(range(n_outer + 1))
+        runs[nprocs] = thermo_table(out), frames
+    (t1, f1), (t2, f2) = runs[1], runs[2]
+    n = len(atoms)
+    dx = max(
+        np.abs(np.stack([a["xu"], a["yu"], a["zu"]], 1) - np.stack([b["xu"], b["yu"], b["zu"]], 1)).max()
+        for a, b in zip(f1, f2)
+    )
+    moved = np.abs(np.stack([f1[-1][c] - f1[0][c] for c in ("xu", "yu", "zu")], 1)).max()
+    print(
+        f"full-fast respa K={k}, {n_outer} outer steps, 1 vs 2 ranks: max |dx| = {dx:.3e} A (moved {moved:.3f} A)"
+    )
+    for col in ("PotEng", "TotEng", "Press"):
+        print(f"1 vs 2 ranks: max |d{col}| = {np.abs(t1[col] - t2[col]).max():.3e}")
+    assert moved > 0.01
+    assert dx < 1e-6
+    assert np.abs(t1["PotEng"] - t2["PotEng"]).max() < 1e-6 * n
+    assert np.abs(t1["TotEng"] - t2["TotEng"]).max() < 1e-6 * n
