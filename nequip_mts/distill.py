@@ -24,7 +24,6 @@ Units: A, K, fs, eV.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import pathlib
@@ -34,6 +33,7 @@ import time
 from typing import Callable, Optional
 
 from nequip_mts.errors import InputError
+from nequip_mts.files import sha256_file
 from nequip_mts.manifest import FAST, FULL, FULL_MINUS_FAST, SUM_KEY, part_filename, write_manifest
 
 __all__ = ["Teacher", "DistillSettings", "load_teacher", "teacher_dataset", "distill", "CONFIG_NAME"]
@@ -48,14 +48,6 @@ GIVEN, TEACHER_MD = "given", "teacher_md"
 #: suffixes of the nequip files a teacher can be
 SAVED_SUFFIXES = (".ckpt", ".nequip.zip")
 COMPILED_SUFFIX = ".nequip.pt2"
-
-
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclasses.dataclass
@@ -89,7 +81,7 @@ class Teacher:
     def provenance(self) -> dict:
         info = {"spec": self.spec if self.path is None else self.path.name, "kind": self.kind}
         if self.path is not None:
-            info["sha256"] = _sha256(self.path)
+            info["sha256"] = sha256_file(self.path)
         if self.kwargs:
             info["kwargs"] = self.kwargs
         return info
@@ -413,10 +405,10 @@ def distill(
         "teacher": teacher.provenance(),
         "data": {
             "file": DATA_FILE,
-            "sha256": _sha256(data_path),
+            "sha256": sha256_file(data_path),
             "frames": counts,
             "structures": None if source is None else pathlib.Path(source).name,
-            "structures_sha256": None if source is None else _sha256(source),
+            "structures_sha256": None if source is None else sha256_file(source),
         },
         "settings": dataclasses.asdict(settings),
         "config": {"name": CONFIG_NAME, "command": cmd[1:]},

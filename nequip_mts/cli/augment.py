@@ -14,13 +14,13 @@ allowed), with a provenance file beside it. Units: A, degrees, K, eV, fs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
 from pathlib import Path
 
 from nequip_mts.errors import InputError
+from nequip_mts.files import sha256_file
 
 PROVENANCE_SUFFIX = ".provenance.json"
 OUTPUT_SUFFIXES = (".extxyz", ".extxyz.gz", ".xyz", ".xyz.gz")
@@ -226,14 +226,6 @@ def write_frames(path, frames):
             text.detach()  # atomic_write closes the file
 
 
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def run(args):
     """Run the ``augment`` subcommand; returns the :class:`~nequip_mts.augment.AugmentResult`."""
     from nequip_mts import __version__
@@ -288,7 +280,11 @@ def run(args):
         "nequip_mts_version": __version__,
         "command": "nequip-mts augment",
         "arguments": options,
-        "input": {"path": str(args.structures), "sha256": _sha256(args.structures), "frames": len(inputs)},
+        "input": {
+            "path": str(args.structures),
+            "sha256": sha256_file(args.structures),
+            "frames": len(inputs),
+        },
         "output": {
             "path": str(out),
             "input_frames": 0 if args.new_only else len(inputs),

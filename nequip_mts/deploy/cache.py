@@ -138,7 +138,7 @@ def _key(kind, source, target, stress, device) -> dict:
     import nequip
     import torch
 
-    from nequip_mts.deploy.split import _sha256
+    from nequip_mts.files import sha256_file
 
     source = pathlib.Path(source)
     if not source.is_file():
@@ -148,7 +148,7 @@ def _key(kind, source, target, stress, device) -> dict:
     return {
         "format": _FORMAT,
         "kind": kind,
-        "source_sha256": _sha256(source),
+        "source_sha256": sha256_file(source),
         "target": target,
         "stress": bool(stress),
         "device": torch.device(device).type,

@@ -5,7 +5,6 @@ Each part is compiled by nequip's own ``nequip-compile`` (``--model fast|slow|so
 (:mod:`nequip_mts.manifest`). The command line is ``nequip-mts deploy``.
 """
 
-import hashlib
 import os
 import pathlib
 import tempfile
@@ -14,7 +13,7 @@ import zipfile
 from typing import Dict, List, Optional, Sequence
 
 from nequip_mts.errors import InputError, reading_model
-from nequip_mts.files import check_output_path
+from nequip_mts.files import check_output_path, sha256_file
 from nequip_mts.manifest import FILENAME, MODEL_KEYS, MULTISCALE_PARTS, TARGETS, part_filename, write_manifest
 
 #: nequip-compile target of ASE models that give energies and forces but no stress: the
@@ -44,14 +43,6 @@ def register_compile_targets() -> Dict:
 
 class NotMultiscaleError(ValueError):
     """The model given to the deploy step is not a nequip-mts multiscale model."""
-
-
-def _sha256(path: pathlib.Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def inspect_multiscale(model_path) -> Dict:
@@ -94,7 +85,7 @@ def _provenance(model_path: pathlib.Path) -> Dict:
 
     info = {
         "source_file": model_path.name,
-        "source_sha256": _sha256(model_path),
+        "source_sha256": sha256_file(model_path),
         "deployed_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "versions": {
             "nequip_mts": nequip_mts.__version__,

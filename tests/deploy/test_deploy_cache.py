@@ -10,7 +10,7 @@ import os
 import pytest
 
 from nequip_mts.deploy import cache
-from nequip_mts.deploy.split import _sha256
+from nequip_mts.files import sha256_file
 from nequip_mts.manifest import part_filename, read_manifest, write_manifest
 
 
@@ -28,7 +28,7 @@ def compiles(monkeypatch):
             target=target,
             type_names=["H", "O"],
             parts={part: {"file": part_filename(part), "r_max": 3.0} for part in parts},
-            provenance={"source_sha256": _sha256(source)},
+            provenance={"source_sha256": sha256_file(source)},
             stress=stress,
         )
 
@@ -71,7 +71,7 @@ def test_changed_source_misses(tmp_path, source, compiles):
     source.write_bytes(b"weights v2, retrained")
     second = cache.deployed(source, cache_dir=root)
     assert second != first and len(compiles) == 2
-    assert read_manifest(second)["provenance"]["source_sha256"] == _sha256(source)
+    assert read_manifest(second)["provenance"]["source_sha256"] == sha256_file(source)
     # the same content again is a hit, whatever the file is called
     copy = tmp_path / "copy.nequip.zip"
     copy.write_bytes(source.read_bytes())
