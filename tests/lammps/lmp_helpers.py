@@ -76,3 +76,27 @@ def header(data_file, plugin, newton="on"):
         "units metal\natom_style atomic\nboundary p p p\n"
         f"newton {newton}\nread_data {data_file}\nplugin load {plugin}\n"
     )
+
+
+def alloy_structure(size=3, seed=5, temperature_K=None):
+    """A rattled random fcc alloy (EMT test species), with velocities at ``temperature_K``."""
+    from ase.md import velocitydistribution as vd
+    from emt_data import random_alloy
+
+    atoms = random_alloy(size=size, seed=seed, rattle=0.05)
+    if temperature_K:
+        rng = np.random.default_rng(seed)
+        if hasattr(vd, "thermalize_momenta"):
+            vd.thermalize_momenta(atoms, temperature_K=temperature_K, rng=rng)
+        else:  # older ASE
+            vd.MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
+    return atoms
+
+
+def ase_calculator(path):
+    """The ASE calculator of a model compiled for ASE."""
+    from nequip.integrations.ase import NequIPCalculator
+
+    return NequIPCalculator.from_compiled_model(
+        str(path), device="cpu", chemical_species_to_atom_type_map=True
+    )

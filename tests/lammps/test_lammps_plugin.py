@@ -9,34 +9,14 @@ import time
 
 import numpy as np
 import pytest
+from lmp_helpers import alloy_structure as _structure
+from lmp_helpers import ase_calculator as _ase_calc
 from lmp_helpers import header, read_dump, run_lmp, thermo_table
 
 pytestmark = pytest.mark.slow
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _structure(size=3, seed=5, temperature_K=None):
-    from ase.md import velocitydistribution as vd
-    from emt_data import random_alloy
-
-    atoms = random_alloy(size=size, seed=seed, rattle=0.05)
-    if temperature_K:
-        rng = np.random.default_rng(seed)
-        if hasattr(vd, "thermalize_momenta"):
-            vd.thermalize_momenta(atoms, temperature_K=temperature_K, rng=rng)
-        else:  # older ASE
-            vd.MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
-    return atoms
-
-
-def _ase_calc(path):
-    from nequip.integrations.ase import NequIPCalculator
-
-    return NequIPCalculator.from_compiled_model(
-        str(path), device="cpu", chemical_species_to_atom_type_map=True
-    )
 
 
 def _meta(deploy):
