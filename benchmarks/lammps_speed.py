@@ -388,7 +388,11 @@ def section_lines(rows, meta, *, n_atoms, dt, nprocs, label, cmdline, machine):
     lines += [
         "",
         f"Cost ratio f = t_fast / t_{'full' if distilled else 'slow'} = {f:.3f}"
-        + (" (the full model is the slow side; it is also the reference)" if distilled else "")
+        + (
+            " (the full model is the slow side; it is also the reference)"
+            if distilled
+            else " (the bound is over a single-step model as costly as the slow one)"
+        )
         + ". steps/s counts outer steps for respa (each = K fast"
         + (" + 1 fast (-1) + 1 full" if distilled else " + 1 slow")
         + " evaluations); the cost column is predicted from the single-model runs.",
