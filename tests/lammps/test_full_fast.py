@@ -150,6 +150,78 @@ def test_full_fast_cli(dummy_deploys, tmp_path, capsys):
     capsys.readouterr()
 
 
+def _benchmark():
+    """benchmarks/lammps_speed.py as a module (it is a script, not part of the package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "lammps_speed.py"
+    spec = importlib.util.spec_from_file_location("lammps_speed_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pair_files(text):
+    return [
+        line.split()[-3].rsplit("/", 1)[-1] for line in text.splitlines() if line.startswith("pair_coeff")
+    ]
+
+
+def test_speed_benchmark_inputs_for_a_distilled_deploy(dummy_deploys, tmp_path):
+    """benchmarks/lammps_speed.py on a full-fast deploy: respa is the three hybrid/scaled
+    sub-styles with levels 1 2 2, and each verlet case runs the one model it names (the
+    fast model alone is not the full model, which is the deploy's single-step part)."""
+    from nequip_mts.lammps.inputs import read_deploy
+
+    bench = _benchmark()
+    full_fast, _ = dummy_deploys
+    meta = read_deploy(full_fast)
+    data = tmp_path / "s.data"
+
+    def written(integrator, part, k):
+        return bench.bench_input(meta, data, None, integrator, part, 0.5 * k, k, 6, 2, 3)
+
+    respa = written("respa", None, 4)
+    assert "pair_style      hybrid/scaled 1.0 allegro/mts -1.0 allegro/mts 1.0 allegro/mts" in respa
+    assert "run_style       respa 2 4 hybrid 1 2 2" in respa.splitlines()
+    assert _pair_files(respa) == ["fast.nequip.pt2", "fast.nequip.pt2", "full.nequip.pt2"]
+    assert "timestep        0.002\n" in respa  # the outer step, K x 0.5 fs
+    # a warm-up run, then the timed runs
+    assert [line for line in respa.splitlines() if line.startswith("run ")] == ["run             2"] + [
+        "run             6"
+    ] * 3
+    for part in ("full", "fast"):
+        text = written("verlet", part, 1)
+        assert "run_style       verlet" in text and "hybrid" not in text
+        assert _pair_files(text) == [f"{part}.nequip.pt2"]
+    # the bounds: the outer level's extra fast call costs one more f
+    assert bench.bounds(4, 0.1, True) == pytest.approx({"bound": 4 / 1.4, "bound_outer_fast": 4 / 1.5})
+    assert set(bench.bounds(4, 0.1, False)) == {"bound"}
+
+
+def test_speed_benchmark_checks_the_teacher_of_a_distilled_deploy(dummy_deploys, tmp_path):
+    """Compiling a distilled ASE deploy for LAMMPS needs the distillation's checkpoint and
+    the very teacher it recorded (sha256); a wrong one is refused before any compile."""
+    import json
+
+    bench = _benchmark()
+    full_fast, _ = dummy_deploys
+    manifest = json.loads((full_fast / "mts_deploy.json").read_text())
+    manifest.update(target="ase", provenance={"teacher": {"sha256": "0" * 64}})
+    (full_fast / "mts_deploy.json").write_text(json.dumps(manifest))
+    other = tmp_path / "other_teacher.nequip.zip"
+    other.write_text("not the teacher")
+    with pytest.raises(SystemExit, match="train"):  # no checkpoint to recompile
+        bench.distilled_for_lammps(full_fast, other, tmp_path / "out")
+    (full_fast / "train").mkdir()
+    (full_fast / "train" / "best.ckpt").write_text("")
+    with pytest.raises(SystemExit, match="--teacher"):
+        bench.distilled_for_lammps(full_fast, None, tmp_path / "out")
+    with pytest.raises(SystemExit, match="sha256"):
+        bench.distilled_for_lammps(full_fast, other, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_fast_plus_slow_input_unchanged(dummy_deploys, tmp_path):
     _, fast_slow = dummy_deploys
     text = _write(fast_slow, tmp_path / "respa", 3)
