@@ -35,6 +35,13 @@ PRETRAINED = ROOT / "nequip_mts" / "pretrained"
 def train_and_package(name: str, config: str, overrides) -> pathlib.Path:
     bindir = pathlib.Path(sys.executable).parent
     run_dir = f"runs/{name}"
+    # a run directory left by an earlier training would make Lightning write best-v1.ckpt
+    # beside the old best.ckpt, which would then be packaged: keep the old run, renamed
+    if (ROOT / run_dir).exists():
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime((ROOT / run_dir).stat().st_mtime))
+        aside = ROOT / f"{run_dir}.{stamp}"
+        (ROOT / run_dir).rename(aside)
+        print(f"[{name}] the earlier run is kept as {aside.relative_to(ROOT)}", flush=True)
     cmd = [
         str(bindir / "nequip-train"),
         "-cp",
