@@ -117,6 +117,42 @@ def worker(spec):
         )
 
 
+def start_worker(spec, keep_memory=True):
+    """Start a :func:`worker` process on ``spec`` (``system``, ``replicate``, ``models``:
+    ``{name: [kind, source, key, stress]}``, kind ``eager`` or ``compiled``, key the
+    compiled file for the latter); glibc keeps freed memory unless ``keep_memory=False``.
+    Its first reply (:func:`worker_reply`) is ``{"ready": ..., "atoms": n}``."""
+    env = dict(os.environ)
+    for var in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"):
+        env.pop(var, None)
+    env["NEQUIP_MTS_MALLOC_TUNING"] = "1" if keep_memory else "0"
+    return subprocess.Popen(
+        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def worker_reply(proc):
+    """The next JSON line of a worker, skipping anything a library printed."""
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit("a worker died; see its error above")
+        if line.startswith("{"):
+            return json.loads(line)
+
+
+def worker_call(proc, name, index):
+    """Time one energy+forces call of model ``name`` at the positions of seed ``index``:
+    ``{"wall", "user", "sys"}`` in seconds."""
+    proc.stdin.write(f"{name} {index}\n")
+    proc.stdin.flush()
+    return worker_reply(proc)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -155,29 +191,11 @@ def main(argv=None):
         worker_models = {n: list(spec) for n, spec in names.items() if n.split("|")[1] == mode}
         spec = dict(system=system.name, replicate=list(args.replicate), models=worker_models)
         for memory in MEMORY:
-            env = dict(os.environ)
-            for var in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"):
-                env.pop(var, None)
-            env["NEQUIP_MTS_MALLOC_TUNING"] = "1" if memory == "memory kept" else "0"
-            procs[mode, memory] = subprocess.Popen(
-                [sys.executable, __file__, "--worker", json.dumps(spec)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
-
-    def reply(proc):
-        while True:  # skip anything a library printed
-            line = proc.stdout.readline()
-            if not line:
-                raise SystemExit("a worker died; see its error above")
-            if line.startswith("{"):
-                return json.loads(line)
+            procs[mode, memory] = start_worker(spec, keep_memory=memory == "memory kept")
 
     n_atoms = None
     for (mode, memory), proc in procs.items():
-        ready = reply(proc)
+        ready = worker_reply(proc)
         n_atoms = ready["atoms"]
         expected = "tuned" if memory == "memory kept" else "opted out"
         if ready["ready"] != expected:
@@ -186,17 +204,12 @@ def main(argv=None):
             )
     print(f"{len(procs)} workers ready", flush=True)
 
-    def call(proc, name, index):
-        proc.stdin.write(f"{name} {index}\n")
-        proc.stdin.flush()
-        return reply(proc)
-
     samples = {(name, memory): [] for name in names for memory in MEMORY}
     start = time.perf_counter()
     for index in range(args.warmup + args.calls):
         for name in names:
             for memory in MEMORY:
-                result = call(procs[name.split("|")[1], memory], name, index)
+                result = worker_call(procs[name.split("|")[1], memory], name, index)
                 if index >= args.warmup:
                     samples[name, memory].append(result)
         print(
