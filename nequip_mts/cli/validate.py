@@ -33,7 +33,7 @@ PROBES_PNG = "md_probes.png"
 def load_provider(model, device="cpu", *, eager=False, cache_dir=None):
     """The model as an ``MTSCalculator`` (as ``nequip-mts md`` loads it; ``eager``,
     ``cache_dir``), or, for a conventional single-model checkpoint or package, that
-    model's ASE calculator (bond scans only)."""
+    model's ASE calculator (bond scans and the single-step probe)."""
     from nequip_mts.cli.md import load_provider as load
 
     path = Path(model)
@@ -46,7 +46,7 @@ def load_provider(model, device="cpu", *, eager=False, cache_dir=None):
             from nequip_mts.md.providers import model_calculator
 
             print(
-                f"validate: {path} is a single model: bond scans only, no MD probes",
+                f"validate: {path} is a single model: bond scans and the single-step MD probe",
                 file=sys.stderr,
                 flush=True,
             )

@@ -411,6 +411,20 @@ class MDProbe:
         return out
 
 
+def _single_step_conserved_energy(dyn, ensemble):
+    """The conserved quantity of ASE's single-step integrator ``dyn``, as a callable.
+
+    NVE: the total energy. Bussi: the total energy less the thermostat's
+    ``transferred_energy``. ASE's Langevin integrator keeps no such account: ``None``
+    (no drift is measured).
+    """
+    if ensemble == "nve":
+        return dyn.atoms.get_total_energy
+    if ensemble == "bussi":
+        return lambda: dyn.atoms.get_total_energy() - dyn.transferred_energy
+    return None
+
+
 def md_probe(atoms, calc, k, probe: ProbeSettings, watch=None) -> MDProbe:
     """Run one MD probe at ``k`` on a copy of ``atoms`` (module docstring).
 
@@ -421,7 +435,7 @@ def md_probe(atoms, calc, k, probe: ProbeSettings, watch=None) -> MDProbe:
 
     from nequip_mts.analysis.drift import energy_drift
     from nequip_mts.errors import MDInstabilityError
-    from nequip_mts.md.runner import initial_velocities, make_integrator
+    from nequip_mts.md.runner import initial_velocities, make_integrator, make_single_step_integrator
     from nequip_mts.md.safety import StabilityGuard
 
     settings = probe.settings(k)
@@ -429,14 +443,21 @@ def md_probe(atoms, calc, k, probe: ProbeSettings, watch=None) -> MDProbe:
     system.set_momenta(np.zeros((len(system), 3)))
     system.calc = calc
     initial_velocities(system, settings)
-    dyn = make_integrator(system, settings, rng=np.random.default_rng([settings.seed, k]))
+    rng = np.random.default_rng([settings.seed, k])
+    if _is_mts(calc):
+        dyn = make_integrator(system, settings, rng=rng)
+        conserved_energy = dyn.get_conserved_energy
+    else:
+        # a conventional model: ASE's own single-step integrator, as a user would run it
+        dyn = make_single_step_integrator(system, settings, rng=rng)
+        conserved_energy = _single_step_conserved_energy(dyn, settings.ensemble)
     max_T = max(5.0 * probe.temperature_K, 5000.0)
     guard = StabilityGuard(dyn, max_temperature_K=max_T, topology=watch)
     times, conserved, temperatures = [], [], []
 
     def record():
         times.append(dyn.get_time() / units.fs)
-        conserved.append(dyn.get_conserved_energy())
+        conserved.append(conserved_energy() if conserved_energy is not None else math.nan)
         temperatures.append(system.get_temperature())
 
     dyn.attach(guard, interval=1)
@@ -450,13 +471,13 @@ def md_probe(atoms, calc, k, probe: ProbeSettings, watch=None) -> MDProbe:
     n = len(system)
     mean_T = float(np.mean(temperatures)) if temperatures else math.nan
     drift = stderr = math.nan
-    if len(times) >= 3:
+    if len(times) >= 3 and conserved_energy is not None:
         fit = energy_drift(np.asarray(times), np.asarray(conserved), n)
         drift, stderr = fit.slope, fit.stderr
     if stopped is not None:
         problems.append(f"K={k}: stopped at {stopped_at:g} fs: {stopped}")
     else:
-        if not abs(drift) <= probe.max_drift:
+        if conserved_energy is not None and not abs(drift) <= probe.max_drift:
             problems.append(
                 f"K={k}: conserved energy drifts {drift:.3g} meV/atom/ps (limit {probe.max_drift:g})"
             )
@@ -551,7 +572,7 @@ def validate(
         The structure (positions as given; velocities are drawn for each probe).
     calc : MTSCalculator or ase Calculator
         The model. A plain ASE calculator (a conventional single model) gets the bond
-        scans of its energy only, and no MD probes.
+        scans of its energy and the single-step probe (K = 1, ASE's own integrator).
     probe : ProbeSettings or None
         The MD probes; ``None`` runs none. K = 1 (single-step MD) is always added.
     strict : bool
@@ -575,11 +596,11 @@ def validate(
         say(f"bond scan {pair} (atoms {fixed}-{moved})")
         scans.append(bond_scan(atoms, calc, fixed, moved, **scan_options))
     probes = []
-    if probe is not None and not _is_mts(calc):
-        notes.append("the model has no fast and slow parts: bond scans only, no MD probes")
-        probe = None
+    single = not _is_mts(calc)
+    if probe is not None and single:
+        notes.append("the model has no fast and slow parts: bond scans and the single-step probe only")
     if probe is not None:
-        ks = tuple(sorted({1, *(int(k) for k in probe.ks)}))
+        ks = (1,) if single else tuple(sorted({1, *(int(k) for k in probe.ks)}))
         probe = dataclasses.replace(probe, ks=ks).check()
         watch = None
         if holds_molecules(atoms):

@@ -216,10 +216,52 @@ def test_a_single_model_gets_the_bond_scans(holed):
     atoms, mts = holed
     single = AnalyticSum([mts.fast_calc, mts.slow_calc])
     result = validate(atoms, single, SHORT)
-    assert result.probes == [] and not result.passed
+    assert not result.passed
     (scan,) = result.scans
     assert scan.false_minima and scan.false_minima[0].pair == "H-H"
-    assert any("bond scans only" in note for note in result.notes)
+    assert any("single-step probe only" in note for note in result.notes)
+
+
+def test_a_single_model_gets_the_single_step_probe(good):
+    """K = 1 only, with ASE's velocity Verlet: its drift is that of ASE's own run."""
+    from ase import units
+    from ase.md.velocitydistribution import Stationary, thermalize_momenta
+    from ase.md.verlet import VelocityVerlet
+
+    from nequip_mts.analysis.drift import energy_drift
+
+    atoms, mts = good
+    single = AnalyticSum([mts.fast_calc, mts.slow_calc])
+    probe = ProbeSettings(ensemble="nve", ks=(2, 4), time_ps=0.05)
+    result = validate(atoms, single, probe)
+    (run,) = result.probes
+    assert run.k == 1 and run.passed and run.steps_done == run.steps == 100
+    # the same run by hand: the same velocities, ASE's integrator, the total energy
+    ref = atoms.copy()
+    ref.calc = single
+    thermalize_momenta(ref, temperature_K=probe.temperature_K, rng=np.random.default_rng(probe.seed))
+    Stationary(ref)
+    dyn = VelocityVerlet(ref, timestep=probe.inner_timestep_fs * units.fs)
+    times, energies = [], []
+
+    def record():
+        times.append(dyn.get_time() / units.fs)
+        energies.append(ref.get_total_energy())
+
+    dyn.attach(record, interval=1)
+    dyn.run(100)
+    expected = energy_drift(np.asarray(times), np.asarray(energies), len(ref)).slope
+    assert run.drift == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_a_single_model_whose_bond_breaks_fails_the_probe():
+    atoms, fast, slow = fluid()
+    fast.k = 2.0
+    slow.terms[0].anchors[1] += [1.0, 0.0, 0.0]
+    result = validate(atoms, AnalyticSum([fast, slow]), ProbeSettings(ks=(2,), time_ps=0.1))
+    (run,) = result.probes
+    assert run.k == 1 and run.stopped is not None and "bond H0-H1 broke" in run.stopped
+    assert not result.passed and any("K=1: stopped at" in f for f in result.findings)
 
 
 def test_a_distilled_split_names_the_full_model(holed):
