@@ -163,3 +163,26 @@ def test_missing_sub_model_config(missing):
     del parts[missing]
     with pytest.raises(MultiscaleConfigError, match=f"`{missing}` sub-model config is missing"):
         MultiscaleModel(**parts, seed=1, model_dtype="float64", type_names=TYPE_NAMES)
+
+
+def test_fast_part_with_per_edge_type_cutoffs_matches_its_own_neighbour_list():
+    # inside the composite the fast part gets every edge within its r_max; standalone (as
+    # a deployed model through nequip's calculator) it gets nequip's per-edge-type list
+    from nequip.data.transforms import NeighborListTransform
+
+    per_type = {"Au": {"Au": 2.2, "Cu": 2.6}, "Cu": {"Cu": 2.4}}
+    models = build(fast=allegro_config(R_FAST, per_edge_type_cutoff=per_type))
+    open_gate(models)
+    out = models[SUM_KEY](alloy_graph(R_SLOW))
+
+    data = alloy_graph(R_SLOW)
+    for key in (AtomicDataDict.EDGE_INDEX_KEY, AtomicDataDict.EDGE_CELL_SHIFT_KEY):
+        data.pop(key, None)
+    pruned = NeighborListTransform(r_max=R_FAST, per_edge_type_cutoff=per_type, type_names=TYPE_NAMES)(data)
+    assert (
+        pruned[AtomicDataDict.EDGE_INDEX_KEY].shape[1]
+        < alloy_graph(R_FAST)[AtomicDataDict.EDGE_INDEX_KEY].shape[1]
+    )
+    alone = models["fast"](pruned)
+    assert torch.allclose(out[FAST_ENERGY_KEY], alone[E], atol=1e-10)
+    assert torch.allclose(out[FAST_FORCES_KEY], alone[F], atol=1e-10)
