@@ -51,6 +51,31 @@ def timed(dyn, steps):
     return time.perf_counter() - start
 
 
+def baseline_stability(system, calc, args):
+    """NVE single-step probes of the baseline at each time step longer than the first."""
+    if args.stability_ps <= 0:
+        return {}
+    from ase.io import read
+
+    from nequip_mts.md.topology import TopologyWatch, holds_molecules
+    from nequip_mts.md.validate import ProbeSettings, md_probe
+
+    atoms = read(system.data(), index=0)
+    out = {}
+    for dt in args.baseline_fs[1:]:
+        probe = ProbeSettings(
+            ensemble="nve",
+            temperature_K=system.temperature_K,
+            inner_timestep_fs=dt,
+            ks=(1,),
+            time_ps=args.stability_ps,
+        )
+        watch = TopologyWatch(atoms, interval=probe.topology_interval) if holds_molecules(atoms) else None
+        out[dt] = md_probe(atoms, calc, 1, probe, watch=watch)
+        print(f"baseline at {dt:g} fs: {'stable' if out[dt].passed else out[dt].problems}", flush=True)
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -61,6 +86,20 @@ def main(argv=None):
         "--time-fs", type=float, default=48.0, help="simulated time per configuration and round"
     )
     parser.add_argument("--inner-fs", type=float, default=0.5)
+    parser.add_argument(
+        "--baseline-fs",
+        type=float,
+        nargs="+",
+        default=[0.5, 1.0],
+        help="time steps of the baseline's velocity Verlet runs (the first is the reference)",
+    )
+    parser.add_argument(
+        "--stability-ps",
+        type=float,
+        default=2.0,
+        help="length of the NVE probe (96-atom box, nequip-mts validate's single-step probe) that says "
+        "whether the baseline is stable at each longer time step; 0 skips it",
+    )
     parser.add_argument("--ks", type=int, nargs="+", default=[2, 4, 6, 8])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--out", type=pathlib.Path, help="report stem (default: see above)")
@@ -101,13 +140,14 @@ def main(argv=None):
     )
 
     inner = args.inner_fs * units.fs
-    walls = {"baseline": []} | {k: [] for k in args.ks}
+    walls = {("baseline", dt): [] for dt in args.baseline_fs} | {k: [] for k in args.ks}
     for rnd in range(args.rounds):
-        atoms = atoms0.copy()
-        atoms.calc = baseline
-        steps = int(round(args.time_fs / args.inner_fs))
-        walls["baseline"].append(timed(VelocityVerlet(atoms, inner), steps))
-        print(f"round {rnd}: baseline {walls['baseline'][-1]:.1f} s", flush=True)
+        for dt in args.baseline_fs:
+            atoms = atoms0.copy()
+            atoms.calc = baseline
+            steps = int(round(args.time_fs / dt))
+            walls["baseline", dt].append(timed(VelocityVerlet(atoms, dt * units.fs), steps))
+            print(f"round {rnd}: baseline {dt:g} fs {walls['baseline', dt][-1]:.1f} s", flush=True)
         for k in args.ks:
             atoms = atoms0.copy()
             atoms.calc = mts
@@ -115,26 +155,29 @@ def main(argv=None):
             walls[k].append(timed(RESPA(atoms, inner * k, inner_steps=k), steps))
             print(f"round {rnd}: MTS K={k} {walls[k][-1]:.1f} s", flush=True)
 
-    base_wall = float(np.median(walls["baseline"]))
+    ref_dt = args.baseline_fs[0]
+    base_walls = {dt: float(np.median(walls["baseline", dt])) for dt in args.baseline_fs}
     rows = []
     for key, w in walls.items():
         wall = float(np.median(w))
         ns_day = args.time_fs * 1e-6 / (wall / 86400.0)
-        if key == "baseline":
-            rows.append(("baseline, 0.5 fs", "-", ns_day, 1.0, None, None))
+        # speed-up over each baseline run: ratio of simulated time per wall second
+        over = {dt: base_walls[dt] / wall for dt in args.baseline_fs}
+        if isinstance(key, tuple):
+            rows.append((f"baseline, {key[1]:g} fs", f"{key[1]:g}", ns_day, over, None, None))
             continue
-        speedup = base_wall / wall
         bound = key / (key * f + 1.0)
         rows.append(
             (
                 f"MTS {args.inner_fs} fs x {key}",
                 f"{args.inner_fs * key:.1f}",
                 ns_day,
-                speedup,
+                over,
                 bound,
-                speedup / bound,
+                over[ref_dt] / bound,
             )
         )
+    stability = baseline_stability(system, baseline, args)
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     cmd = "OMP_NUM_THREADS={} .venv/bin/python benchmarks/md_speed.py {}".format(
@@ -152,17 +195,36 @@ def main(argv=None):
         + ("full model (the outer step of slow = full - fast)" if mts.slow_calc is None else "slow part")
         + f" {costs['slow'] * 1e3:.1f} ms; f = t_fast/t_slow = {f:.4f}.",
         "",
-        "| integrator | outer step (fs) | ns/day | speedup vs baseline | ideal K/(Kf+1) | fraction of ideal |",
-        "|---|---|---|---|---|---|",
+        "| integrator | outer step (fs) | ns/day | "
+        + " | ".join(f"speedup vs baseline {dt:g} fs" for dt in args.baseline_fs)
+        + " | ideal K/(Kf+1) | fraction of ideal |",
+        "|---|---|---|" + "---|" * len(args.baseline_fs) + "---|---|",
     ]
-    for label, outer, ns_day, speedup, bound, frac in rows:
+    for label, outer, ns_day, over, bound, frac in rows:
         lines.append(
-            f"| {label} | {outer} | {ns_day:.4f} | {speedup:.2f}x | "
+            f"| {label} | {outer} | {ns_day:.4f} | "
+            + " | ".join(f"{over[dt]:.2f}x" for dt in args.baseline_fs)
+            + " | "
             + ("-" if bound is None else f"{bound:.2f}x")
             + " | "
             + ("-" if frac is None else f"{frac:.0%}")
             + " |"
         )
+    lines += ["", f"The ideal bound and its fraction are against the baseline at {ref_dt:g} fs."]
+    if stability:
+        lines += [
+            "",
+            f"Is the baseline stable at its longer time steps? NVE probe of {args.stability_ps:g} ps on the "
+            f"bundled 96-atom box (nequip-mts validate's single-step probe: ASE velocity Verlet, "
+            "stability guard, molecules watched):",
+            "",
+        ]
+        for dt, probe in stability.items():
+            verdict = "stable" if probe.passed else "NOT stable: " + "; ".join(probe.problems)
+            lines.append(
+                f"- {dt:g} fs: {verdict}; drift {probe.drift:.3g} +- {probe.drift_stderr:.2g} meV/atom/ps "
+                f"over {probe.steps_done} of {probe.steps} steps."
+            )
     lines += [
         "",
         (
@@ -183,7 +245,7 @@ def main(argv=None):
     import matplotlib.pyplot as plt
 
     ks = np.array(args.ks)
-    measured = [r[3] for r in rows[1:]]
+    measured = [r[3][ref_dt] for r in rows if r[4] is not None]
     fig, ax = plt.subplots(figsize=(4.8, 3.6))
     ax.plot(ks, measured, "o-", label="measured")
     kk = np.linspace(1, ks.max(), 50)

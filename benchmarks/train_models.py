@@ -32,9 +32,14 @@ CONFIG_DIR = ROOT / "nequip_mts" / "configs"
 PRETRAINED = ROOT / "nequip_mts" / "pretrained"
 
 
-def train_and_package(name: str, config: str, overrides) -> pathlib.Path:
+def train_and_package(name: str, config: str, overrides, run_dir=None, package=None) -> pathlib.Path:
+    """Train ``config`` with ``overrides`` into ``run_dir`` (``runs/<name>``), package its best checkpoint.
+
+    The package goes to ``package`` (a path relative to the repository root), by default
+    the bundled ``nequip_mts/pretrained/<name>.nequip.zip``; the log to ``<run_dir>.log``.
+    """
     bindir = pathlib.Path(sys.executable).parent
-    run_dir = f"runs/{name}"
+    run_dir = run_dir or f"runs/{name}"
     # a run directory left by an earlier training would make Lightning write best-v1.ckpt
     # beside the old best.ckpt, which would then be packaged: keep the old run, renamed
     if (ROOT / run_dir).exists():
@@ -55,11 +60,12 @@ def train_and_package(name: str, config: str, overrides) -> pathlib.Path:
     ]
     print(f"[{name}] " + " ".join(cmd[1:]), flush=True)
     start = time.perf_counter()
-    with open(ROOT / f"runs/{name}.log", "w") as log:
+    (ROOT / run_dir).parent.mkdir(parents=True, exist_ok=True)
+    with open(ROOT / f"{run_dir}.log", "w") as log:
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=log, stderr=subprocess.STDOUT)
     print(f"[{name}] trained in {(time.perf_counter() - start) / 60:.1f} min", flush=True)
 
-    package = PRETRAINED / f"{name}.nequip.zip"
+    package = ROOT / package if package else PRETRAINED / f"{name}.nequip.zip"
     subprocess.run(
         [str(bindir / "nequip-package"), "build", f"{run_dir}/best.ckpt", str(package.relative_to(ROOT))],
         cwd=ROOT,
