@@ -30,6 +30,7 @@ from nequip_mts.manifest import (
     read_manifest,
     split_of,
 )
+from nequip_mts.md.settings import DEFAULT_NEIGHBOR_SKIN
 
 
 class MTSCalculator(Calculator):
@@ -289,12 +290,22 @@ def check_device(device):
         raise InputError(f"--device {device}: nequip-mts runs on cpu or cuda")
 
 
-def compiled_model_calculator(path, device="cpu", chemical_species_to_atom_type_map=True, stress=True):
+def compiled_model_calculator(
+    path,
+    device="cpu",
+    chemical_species_to_atom_type_map=True,
+    stress=True,
+    neighbor_skin=DEFAULT_NEIGHBOR_SKIN,
+):
     """An ASE calculator for one compiled model (``.nequip.pt2``, ``nequip-compile --target ase``).
 
     ``stress=False`` loads a model compiled without the stress output (the target
     :data:`nequip_mts.deploy.split.ASE_NO_STRESS_TARGET`, as the deploy step writes with
     ``stress=False``); its calculator gives energies and forces only.
+
+    ``neighbor_skin`` (A): the calculator keeps its neighbour list across calls while no
+    atom has moved more than half of it (:class:`nequip_mts.md.neighbors.SkinNeighborList`);
+    ``0`` or ``None`` builds a new list at every call, as nequip's calculator does.
 
     This is the one place that calls nequip's compiled-model loader for ASE,
     ``NequIPCalculator.from_compiled_model``.
@@ -306,9 +317,10 @@ def compiled_model_calculator(path, device="cpu", chemical_species_to_atom_type_
         "a compiled model (.nequip.pt2)",
         fix="redeploy with `nequip-mts deploy ... --target ase`",
     ):
-        return cls.from_compiled_model(
+        calc = cls.from_compiled_model(
             str(path), device=device, chemical_species_to_atom_type_map=chemical_species_to_atom_type_map
         )
+    return _with_skin(calc, neighbor_skin)
 
 
 _CALCULATOR_CLASSES = {}
@@ -359,7 +371,13 @@ def model_calculator(
     return compiled_model_calculator(compiled_path, device, chemical_species_to_atom_type_map, stress=False)
 
 
-def saved_model_calculator(path, model_key=SUM_KEY, device="cpu", chemical_species_to_atom_type_map=True):
+def saved_model_calculator(
+    path,
+    model_key=SUM_KEY,
+    device="cpu",
+    chemical_species_to_atom_type_map=True,
+    neighbor_skin=DEFAULT_NEIGHBOR_SKIN,
+):
     """An ASE calculator for one model of a nequip checkpoint or package, evaluated eagerly.
 
     Parameters
@@ -369,6 +387,8 @@ def saved_model_calculator(path, model_key=SUM_KEY, device="cpu", chemical_speci
     model_key : str
         The model of the file: ``sole_model`` (a single model, or a multiscale sum),
         ``fast`` or ``slow``.
+    neighbor_skin : float or None
+        As in :func:`compiled_model_calculator`.
 
     This is the one place that calls nequip's saved-model loader for ASE, which nequip
     0.19 names ``NequIPCalculator._from_saved_model``.
@@ -387,17 +407,26 @@ def saved_model_calculator(path, model_key=SUM_KEY, device="cpu", chemical_speci
 
     with reading_model(path, "a nequip checkpoint or package", fix="give the file nequip-train wrote"):
         try:
-            return NequIPCalculator._from_saved_model(
+            calc = NequIPCalculator._from_saved_model(
                 str(path),
                 device=device,
                 model_name=model_key,
                 chemical_species_to_atom_type_map=chemical_species_to_atom_type_map,
             )
+            return _with_skin(calc, neighbor_skin)
         except KeyError:
             raise InputError(
                 f"{path} holds no model {model_key!r}; MTS needs the '{FAST_KEY}' and "
                 f"'{SLOW_KEY}' entries of a multiscale checkpoint or package"
             ) from None
+
+
+def _with_skin(calc, neighbor_skin):
+    if not neighbor_skin:
+        return calc
+    from nequip_mts.md.neighbors import use_skin_neighbor_list
+
+    return use_skin_neighbor_list(calc, neighbor_skin)
 
 
 def _looks_like_zip(path) -> bool:

@@ -27,6 +27,9 @@ THERMOSTATS = tuple(e for e in ENSEMBLES if e != "nve")
 DEFAULT_THERMOSTAT_TIME_FS = 100.0
 DEFAULT_SEED = 0
 DEFAULT_LOGINTERVAL = 10
+#: skin (A) of the neighbour lists the ASE calculators keep across MD steps
+#: (:class:`nequip_mts.md.neighbors.SkinNeighborList`); rebuilt when an atom moves half of it
+DEFAULT_NEIGHBOR_SKIN = 0.5
 
 
 def _is_int(value) -> bool:
