@@ -217,6 +217,39 @@ def check_cutoffs(fast_r_max: float, slow_r_max: float, fast_key="fast.r_max", s
         )
 
 
+def check_per_edge_type_cutoff(cutoffs, r_max, type_names, where: str = "fast") -> None:
+    """Raise :class:`MultiscaleConfigError` unless ``where.per_edge_type_cutoff`` is usable.
+
+    nequip's format: ``{center type: cutoff or {neighbour type: cutoff}}``, every cutoff
+    positive and at most the part's ``r_max``, every name one of ``type_names``.
+    """
+    if cutoffs is None:
+        return
+    key = f"`{where}.per_edge_type_cutoff`"
+    fix = "give {type: {type: cutoff}} in A, each cutoff in (0, r_max]"
+    if not hasattr(cutoffs, "items"):
+        raise MultiscaleConfigError(f"multiscale model: {key} is {cutoffs!r}, not a mapping; {fix}")
+    names = None if type_names is None else [str(t) for t in type_names]
+    for center, value in cutoffs.items():
+        pairs = value.items() if hasattr(value, "items") else [(None, value)]
+        for neighbour, cutoff in pairs:
+            for name in (center, neighbour):
+                if name is not None and names is not None and str(name) not in names:
+                    raise MultiscaleConfigError(
+                        f"multiscale model: {key} names type {name!r}, not one of the type names {names}"
+                    )
+            try:
+                ok = 0.0 < float(cutoff) <= float(r_max)
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                pair = center if neighbour is None else f"{center}-{neighbour}"
+                raise MultiscaleConfigError(
+                    f"multiscale model: {key} gives {pair} the cutoff {cutoff!r}, not in (0, {float(r_max)}] "
+                    f"(the part's r_max); {fix}"
+                )
+
+
 def check_slow_part(fast: Dict, slow: Dict, where: str = "slow") -> None:
     """Raise :class:`MultiscaleConfigError` for energy shifts or a pair potential in the slow part."""
     if has_nonzero_shifts(slow.get("per_type_energy_shifts")):
@@ -318,4 +351,12 @@ def check_training_config(root, data_file) -> None:
             check_cutoffs(
                 fast_r, slow_r, _key_name(root, f"{model}.fast.r_max"), _key_name(root, f"{model}.slow.r_max")
             )
+        for part, r_max in (("fast", fast_r), ("slow", slow_r)):
+            if r_max is not None:
+                check_per_edge_type_cutoff(
+                    OmegaConf.select(root, f"{model}.{part}.per_edge_type_cutoff"),
+                    r_max,
+                    type_names,
+                    where=f"{model}.{part}",
+                )
         check_slow_part(fast, slow, where=f"{model}.slow")

@@ -8,7 +8,7 @@ from nequip.nn import ForceStressOutput, GraphModel, SequentialGraphNetwork
 from nequip.utils import dtype_from_name, torch_default_dtype
 
 # entries of the ModuleDict returned by `MultiscaleModel` (one definition, in the manifest)
-from ..checks import MultiscaleConfigError, check_cutoffs, check_slow_part
+from ..checks import MultiscaleConfigError, check_cutoffs, check_per_edge_type_cutoff, check_slow_part
 from ..manifest import FAST_KEY, SLOW_KEY, SUM_KEY
 from ..nn import MultiscaleSum, ZeroInitEnergyGate
 
@@ -100,6 +100,8 @@ def MultiscaleModel(
     # the same checks (and messages) that nequip-train runs before loading data
     fast_r_max, slow_r_max = float(fast_cfg["r_max"]), float(slow_cfg["r_max"])
     check_cutoffs(fast_r_max, slow_r_max)
+    for name, cfg in (("fast", fast_cfg), ("slow", slow_cfg)):
+        check_per_edge_type_cutoff(cfg.get("per_edge_type_cutoff"), cfg["r_max"], type_names, where=name)
     check_slow_part(fast_cfg, slow_cfg)
 
     fast_model = _build_part(fast_cfg)

@@ -181,9 +181,17 @@ ZBL = "{_target_:nequip.nn.pair_potential.ZBL,units:metal,chemical_species:[H,O]
         ),
         ([f"+training_module.model.slow.pair_potential={ZBL}"], r"`training_module.model.slow.pair_potential`"),
         (["stress=maybe"], r"`stress: maybe` is not one of true, false, auto"),
+        (
+            ["+training_module.model.fast.per_edge_type_cutoff={H:{H:1.5,O:3.5}}"],
+            r"`training_module.model.fast.per_edge_type_cutoff` gives H-O the cutoff 3.5, not in \(0, 3.0\]",
+        ),
+        (
+            ["+training_module.model.fast.per_edge_type_cutoff={C:{H:2.0}}"],
+            r"`training_module.model.fast.per_edge_type_cutoff` names type 'C', not one of the type names",
+        ),
     ],
     ids=["cutoffs", "cutoffs-slow", "absent-type", "missing-type", "slow-shifts", "slow-shift-stats", "slow-zbl",
-         "stress-value"],
+         "stress-value", "per-type-cutoff-too-long", "per-type-cutoff-unknown-type"],
 )  # fmt: skip
 def test_config_errors_fail_before_loading_naming_the_key(overrides, message):
     cfg = compose_from_package("tutorial", overrides)

@@ -149,8 +149,23 @@ def test_parts_share_parameters_and_carry_their_own_cutoff():
         (dict(slow=allegro_config(R_SLOW, per_type_energy_shifts=-1.0)), "fast part only"),
         (dict(fast=allegro_config(R_FAST, model_dtype="float32")), "dtype"),
         (dict(slow=allegro_config(R_SLOW, pair_potential=ZBL)), "must live in the fast part"),
+        (
+            dict(fast=allegro_config(R_FAST, per_edge_type_cutoff={"Au": {"Cu": 3.2}})),
+            r"`fast.per_edge_type_cutoff` gives Au-Cu the cutoff 3.2, not in \(0, 3.0\]",
+        ),
+        (dict(fast=allegro_config(R_FAST, per_edge_type_cutoff={"Ag": 2.0})), "names type 'Ag'"),
     ],
-    ids=["equal-cutoffs", "fast-longer", "type-names", "shifts-both", "shifts-slow", "dtype", "zbl-slow"],
+    ids=[
+        "equal-cutoffs",
+        "fast-longer",
+        "type-names",
+        "shifts-both",
+        "shifts-slow",
+        "dtype",
+        "zbl-slow",
+        "per-type-too-long",
+        "per-type-unknown",
+    ],
 )
 def test_inconsistent_configs_fail_at_build_time(kwargs, message):
     with pytest.raises(MultiscaleConfigError, match=message):
