@@ -15,6 +15,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 R_FAST, R_SLOW = 3.0, 4.5
 TYPE_NAMES = ("Cu", "Ag")
+# the fast toy's per-edge-type cutoffs, shorter than r_fast (they cut into the first shell
+# of the rattled fcc alloys): every plugin-against-ASE test then also runs a model with
+# per-edge-type cutoffs, read by the plugin from the model's metadata (water's default fast
+# part has them)
+FAST_PER_TYPE = {"Cu": {"Cu": 2.6, "Ag": 2.8}}
 
 
 def _have_lammps():
@@ -37,6 +42,19 @@ def lammps_plugin():
     return build_plugin(quiet=True)
 
 
+def _toy_is_current(deploy_dir):
+    # a cached toy deploy made before the fast toy had its per-edge-type cutoffs is rebuilt
+    import json
+
+    manifest = deploy_dir / "mts_deploy.json"
+    if not manifest.exists():
+        return False
+    return (
+        json.loads(manifest.read_text()).get("provenance", {}).get("fast_per_edge_type_cutoff")
+        == FAST_PER_TYPE
+    )
+
+
 @pytest.fixture(scope="session")
 def toy_models(tmp_path_factory):
     """Two independently trained small Allegro models (r_max 3.0 and 4.5 A), compiled
@@ -45,11 +63,15 @@ def toy_models(tmp_path_factory):
 
     cache = os.environ.get("NEQUIP_MTS_LAMMPS_TEST_MODELS")
     root = Path(cache) if cache else tmp_path_factory.mktemp("lammps_models")
-    if (
-        not (root / "pair_allegro" / "mts_deploy.json").exists()
-        or not (root / "ase" / "mts_deploy.json").exists()
-    ):
-        make_toy_deploy(root, r_fast=R_FAST, r_slow=R_SLOW, type_names=TYPE_NAMES, parallel=2)
+    if not all(_toy_is_current(root / target) for target in ("pair_allegro", "ase")):
+        make_toy_deploy(
+            root,
+            r_fast=R_FAST,
+            r_slow=R_SLOW,
+            type_names=TYPE_NAMES,
+            parallel=2,
+            fast_per_edge_type_cutoff=FAST_PER_TYPE,
+        )
     return root
 
 

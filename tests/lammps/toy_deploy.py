@@ -98,7 +98,18 @@ training_module:
     avg_num_neighbors: ${{training_data_stats:num_neighbors_mean}}
     per_type_energy_shifts: ${{training_data_stats:per_atom_energy_mean}}
     per_type_energy_scales: ${{training_data_stats:forces_rms}}
-"""
+{extra_model}"""
+
+
+def _per_type_yaml(per_edge_type_cutoff) -> str:
+    if not per_edge_type_cutoff:
+        return ""
+    inner = ", ".join(
+        f"{a}: "
+        + ("{" + ", ".join(f"{b}: {r}" for b, r in v.items()) + "}" if isinstance(v, dict) else str(v))
+        for a, v in per_edge_type_cutoff.items()
+    )
+    return f"    per_edge_type_cutoff: {{{inner}}}\n"
 
 
 def _tool(name: str) -> str:
@@ -134,8 +145,11 @@ def train_toy_allegro(
     num_layers: int = 1,
     seed: int = 1,
     n_train: Optional[int] = None,
+    per_edge_type_cutoff: Optional[dict] = None,
 ) -> Path:
-    """Train a small Allegro model with ``nequip-train``; return the checkpoint path."""
+    """Train a small Allegro model with ``nequip-train``; return the checkpoint path.
+
+    ``per_edge_type_cutoff`` (nequip's format) gives the model per-edge-type cutoffs."""
     import ase.io
 
     workdir = Path(workdir).resolve()
@@ -153,6 +167,7 @@ def train_toy_allegro(
         model_dtype=model_dtype,
         width=width,
         num_layers=num_layers,
+        extra_model=_per_type_yaml(per_edge_type_cutoff),
     )
     (workdir / "config.yaml").write_text(cfg)
     env = dict(os.environ)
@@ -215,8 +230,12 @@ def make_toy_deploy(
     slow_width: int = 16,
     slow_layers: int = 1,
     parallel: int = 1,
+    fast_per_edge_type_cutoff: Optional[dict] = None,
 ) -> Path:
     """Train two independent toy models and lay them out like the deploy step would.
+
+    ``fast_per_edge_type_cutoff`` gives the fast model per-edge-type cutoffs (recorded in
+    the manifest's provenance).
 
     Writes ``<outdir>/<target>/mts_deploy.json`` plus compiled files for every target.
     There is no real "sum" model for independent toys; ``sum`` is left out.
@@ -227,7 +246,14 @@ def make_toy_deploy(
     outdir = Path(outdir).resolve()
     data = write_random_alloys(outdir / "work" / "emt.xyz", species=type_names)
     ckpts = {
-        "fast": train_toy_allegro(outdir / "work" / "fast", data, r_fast, type_names, max_epochs=max_epochs),
+        "fast": train_toy_allegro(
+            outdir / "work" / "fast",
+            data,
+            r_fast,
+            type_names,
+            max_epochs=max_epochs,
+            per_edge_type_cutoff=fast_per_edge_type_cutoff,
+        ),
         "slow": train_toy_allegro(
             outdir / "work" / "slow",
             data,
@@ -256,7 +282,10 @@ def make_toy_deploy(
             type_names=type_names,
             parts={part: {"file": part_filename(part), "r_max": r_max[part]} for part in ckpts},
             model_dtype="float32",
-            provenance={"source": "tests/lammps/toy_deploy.py"},
+            provenance={
+                "source": "tests/lammps/toy_deploy.py",
+                "fast_per_edge_type_cutoff": fast_per_edge_type_cutoff,
+            },
         )
     shutil.copy(data, outdir / "emt.xyz")
     return outdir
