@@ -231,8 +231,22 @@ def build_system(structure, min_atoms: int, repeat, type_names, temperature_K: f
     return atoms
 
 
+#: the conventional model's verlet run at the longer time step (``--baseline-long-fs``)
+LONG_BASELINE_LABEL = "verlet baseline, long step"
 LOOP_RE = re.compile(r"Loop time of ([0-9.eE+-]+) on (\d+) procs for (\d+) steps")
 PAIR_RE = re.compile(r"^Pair\s*\|\s*([0-9.eE+-]+)\s*\|\s*([0-9.eE+-]+)\s*\|\s*([0-9.eE+-]+)", re.M)
+
+
+def baseline_entry(model: Path) -> dict:
+    """A manifest entry for the conventional model: compiled for pair_allegro (model cache)."""
+    from nequip_mts.deploy.cache import compiled_single
+    from nequip_mts.md.providers import compiled_model_calculator
+
+    path = compiled_single(model, target="pair_allegro", stress=True)
+    # its cutoff, from the metadata nequip's ASE loader reads (the same model compiled for ASE)
+    calc = compiled_model_calculator(compiled_single(model, stress=False), stress=False, neighbor_skin=0)
+    r_max = next(t.r_max for t in calc.transforms if hasattr(t, "r_max"))
+    return {"file": path.name, "path": str(path), "r_max": float(r_max)}
 
 
 def single_model_meta(meta, part):
@@ -345,15 +359,16 @@ def section_lines(rows, meta, *, n_atoms, dt, nprocs, label, cmdline, machine):
         )
         cost_head, ref_name = "K t_fast + t_fast + t_full (ms)", "verlet full"
     else:
-        models = (
-            f"fast r_max {meta['fast']['r_max']} A, slow r_max {meta[SLOW]['r_max']} A, "
-            f"sum r_max {meta['sum']['r_max']} A"
-        )
-        cost_head, ref_name = "K t_fast + t_slow (ms)", "verlet sum"
-    head = (
-        f"| run | dt (fs) | steps/s | ms/step | {cost_head} | ns/day | speed-up vs {ref_name} "
-        "| bound K/(Kf+1) | fraction of bound |"
-    )
+        models = f"fast r_max {meta['fast']['r_max']} A, slow r_max {meta[SLOW]['r_max']} A"
+        for extra in ("sum", "baseline"):
+            if extra in meta:
+                models += f", {extra} r_max {meta[extra]['r_max']} A"
+        cost_head, ref_name = "K t_fast + t_slow (ms)", ref["label"]
+    long_ref = next((r for r in rows if r["label"] == LONG_BASELINE_LABEL), None)
+    head = f"| run | dt (fs) | steps/s | ms/step | {cost_head} | ns/day | speed-up vs {ref_name} |"
+    if long_ref is not None:
+        head += f" speed-up vs {LONG_BASELINE_LABEL} |"
+    head += " bound K/(Kf+1) | fraction of bound |"
     if distilled:
         head += " bound K/((K+1)f+1) | fraction of it |"
     head += " pair share |"
@@ -380,6 +395,8 @@ def section_lines(rows, meta, *, n_atoms, dt, nprocs, label, cmdline, machine):
         k = r["k"]
         cost = k * fast["per_step"] + slow["per_step"] + (fast["per_step"] if distilled else 0.0)
         cells += [f"{cost * 1e3:.1f}" if respa else "", f"{ns_day:.3f}", f"{_speedup(r, ref):.2f}x"]
+        if long_ref is not None:
+            cells.append(f"{_speedup(r, long_ref):.2f}x")
         b = bounds(k, f, distilled)
         for key in ("bound", "bound_outer_fast") if distilled else ("bound",):
             cells += [f"{b[key]:.2f}x", f"{_speedup(r, ref) / b[key]:.0%}"] if respa else ["", ""]
@@ -489,6 +506,20 @@ def main(argv=None):
         "timed run of all counts",
     )
     p.add_argument("--ranks", type=int, nargs="+", default=[1], help="MPI rank counts (each case on each)")
+    p.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="the conventional single model (checkpoint or package), compiled for pair_allegro: verlet with it "
+        "at the inner step is the reference (instead of the multiscale sum)",
+    )
+    p.add_argument(
+        "--baseline-long-fs",
+        type=float,
+        default=None,
+        help="with --baseline: also time it at this (longer) time step, e.g. 1.0; its stability is for "
+        "md_speed.py's probe to say",
+    )
     p.add_argument("--temperature-K", type=float, default=300.0)
     p.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS for LAMMPS (per rank)")
     p.add_argument("--workdir", type=Path, default=ROOT / "runs" / "lammps_speed")
@@ -508,6 +539,11 @@ def main(argv=None):
         if not (deploy_dir / "mts_deploy.json").exists():
             ckpt = train_emt_multiscale(args.workdir / "emt_train", 3.0, 5.0, epochs=2)
             deploy_for_lammps(ckpt, deploy_dir)
+    elif args.model and args.baseline is not None:
+        # the fast and slow parts only (the baseline is the reference), through the model cache
+        from nequip_mts.deploy.cache import deployed
+
+        deploy_dir = deployed(args.model, (FAST, SLOW), target="pair_allegro", stress=True)
     elif args.model:
         deploy_dir = deploy_for_lammps(args.model, args.workdir / f"deploy_{args.model.name.split('.')[0]}")
     else:
@@ -520,8 +556,10 @@ def main(argv=None):
     meta = read_deploy(deploy_dir)
     distilled = split_of(meta) == FULL_MINUS_FAST
     ref_part = single_step_part(meta)
-    if ref_part is None:
-        raise SystemExit("the deploy directory has no sum model (deploy with --parts fast slow sum)")
+    if ref_part is None and args.baseline is None:
+        raise SystemExit(
+            "the deploy directory has no sum model (deploy with --parts fast slow sum, or give --baseline)"
+        )
 
     atoms = build_system(
         args.structure, args.min_atoms, args.repeat, meta["type_names"], args.temperature_K, 7
@@ -532,6 +570,13 @@ def main(argv=None):
 
     dt = args.dt_inner_fs
     ref_label = f"verlet {ref_part}" + (" (teacher)" if distilled else "")
+    if args.baseline is not None:
+        if distilled:
+            raise SystemExit(
+                "--baseline is for a fast+slow deploy (a distilled one's reference is its teacher)"
+            )
+        meta["baseline"] = baseline_entry(args.baseline)
+        ref_part, ref_label = "baseline", "verlet baseline"
 
     loads = []  # 1-minute load average before each case
 
@@ -540,7 +585,7 @@ def main(argv=None):
         r = run_case(
             meta,
             data,
-            args.workdir / f"np{nprocs}" / label.split(" (")[0].replace(" ", "_"),
+            args.workdir / f"np{nprocs}" / label.split(" (")[0].replace(",", "").replace(" ", "_"),
             plugin,
             integrator,
             part,
@@ -559,10 +604,12 @@ def main(argv=None):
         )
         return r
 
-    cases = [
-        (ref_label, "verlet", ref_part, 1, args.steps),
-        ("verlet fast only", "verlet", FAST, 1, args.steps),
-    ]
+    cases = [(ref_label, "verlet", ref_part, 1, args.steps)]
+    if args.baseline is not None and args.baseline_long_fs:
+        # a verlet run at k x the inner step (k is only the step multiple here)
+        long_k = args.baseline_long_fs / dt
+        cases.append((LONG_BASELINE_LABEL, "verlet", "baseline", long_k, max(4, int(args.steps / long_k))))
+    cases += [("verlet fast only", "verlet", FAST, 1, args.steps)]
     if not distilled:  # a distilled deploy's slow side is the full model, the reference
         cases.append(("verlet slow only", "verlet", SLOW, 1, max(4, args.steps // 2)))
     cases += [(f"respa K={k}", "respa", None, k, max(4, args.steps // k)) for k in args.K]
