@@ -73,7 +73,16 @@ def train_and_package(name: str, config: str, overrides, run_dir=None, package=N
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-    # the packaged config must not name a path of this machine
+    check_no_machine_paths(package)
+    print(
+        f"[{name}] packaged -> {package.relative_to(ROOT)} ({package.stat().st_size / 1e6:.2f} MB)",
+        flush=True,
+    )
+    return package
+
+
+def check_no_machine_paths(package: pathlib.Path):
+    """Raise unless the packaged config names no path of this machine."""
     with zipfile.ZipFile(package) as archive:
         for entry in archive.namelist():
             if entry.endswith("config.yaml"):
@@ -81,11 +90,6 @@ def train_and_package(name: str, config: str, overrides, run_dir=None, package=N
                 leaked = re.findall(r"(?<![\w.])/(?:home|root|tmp|work|Users)/\S+", text)
                 if leaked:
                     raise RuntimeError(f"{package.name} names machine paths: {sorted(set(leaked))[:3]}")
-    print(
-        f"[{name}] packaged -> {package.relative_to(ROOT)} ({package.stat().st_size / 1e6:.2f} MB)",
-        flush=True,
-    )
-    return package
 
 
 def main(argv=None):
