@@ -71,7 +71,7 @@ def main():
     models = {
         "baseline (single Allegro, r=5 A)": load("water_baseline", SUM_KEY),
         "multiscale sum (fast + slow)": load("water_multiscale", SUM_KEY),
-        "fast part alone (r=3 A, per-edge-type cutoffs)": load("water_multiscale", FAST_KEY),
+        "fast part alone (r=3 A)": load("water_multiscale", FAST_KEY),
     }
     rows = {
         (name, kind): errors(calc, subset)

@@ -32,12 +32,16 @@ def calculator(skin):
     from nequip_mts.resources import bundled_model
 
     manifest = read_manifest(deployed(bundled_model("multiscale", "water"), (FAST, SLOW), stress=False))
-    parts = [compiled_model_calculator(manifest[p]["path"], stress=False, neighbor_skin=skin) for p in (FAST, SLOW)]
+    parts = [
+        compiled_model_calculator(manifest[p]["path"], stress=False, neighbor_skin=skin) for p in (FAST, SLOW)
+    ]
     return MTSCalculator.from_calculators(*parts)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--k", type=int, default=6)
     parser.add_argument("--time-fs", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=3)

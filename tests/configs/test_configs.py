@@ -148,8 +148,6 @@ def test_the_water_configs_keep_the_bundled_models_architecture():
     model = multi["training_module"]["model"]
     assert multi["data"]["split_dataset"]["train"] == 500 and multi["seed"] == 2026
     assert (model["fast"]["num_layers"], model["fast"]["num_scalar_features"]) == (1, 16)
-    # the fast part chosen in docs/choosing_the_split.md
-    assert model["fast"]["per_edge_type_cutoff"] == {"H": {"H": 1.8, "O": 2.4}, "O": {"H": 2.4, "O": 3.0}}
     assert (model["slow"]["num_layers"], model["slow"]["num_scalar_features"]) == (2, 32)
     assert (multi["r_max_fast"], multi["r_max_slow"]) == (3.0, 5.0)
 
