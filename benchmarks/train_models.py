@@ -1,6 +1,8 @@
 """Train a bundled system's two models from the shipped configs and package them.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_models.py [--system water] [--only baseline] [--max-epochs N]
+    # at twice the water budget, into runs/ (the bundled models stay as they are)
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_models.py --max-epochs 30 --stage1-epochs 8 --out-dir runs/budget_2x
 
 For each model (``baseline``, ``multiscale``) of the system (``benchmarks/systems.py``)
 this runs ``nequip-train`` from the repository root on the system's bundled data: water
@@ -99,6 +101,14 @@ def main(argv=None):
     systems.add_argument(parser)
     parser.add_argument("--only", choices=MODELS, help="train just this model")
     parser.add_argument("--max-epochs", type=int, help="override the config's max_epochs")
+    parser.add_argument(
+        "--stage1-epochs", type=int, help="override the multiscale config's stage1_epochs (fast part alone)"
+    )
+    parser.add_argument(
+        "--out-dir",
+        help="write the runs and packages to this folder (relative to the repository root) "
+        "instead of runs/ and the bundled nequip_mts/pretrained/",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     (ROOT / "runs").mkdir(exist_ok=True)
@@ -106,7 +116,12 @@ def main(argv=None):
     extra = [f"max_epochs={args.max_epochs}"] if args.max_epochs else []
     for model in [args.only] if args.only else MODELS:
         config, overrides = system.train[model]
-        train_and_package(f"{system.name}_{model}", config, [*overrides, *extra])
+        stage1 = [f"stage1_epochs={args.stage1_epochs}"] if args.stage1_epochs and model == "multiscale" else []
+        name = f"{system.name}_{model}"
+        where = {}
+        if args.out_dir:
+            where = {"run_dir": f"{args.out_dir}/{name}", "package": f"{args.out_dir}/{name}.nequip.zip"}
+        train_and_package(name, config, [*overrides, *extra, *stage1], **where)
 
 
 if __name__ == "__main__":
