@@ -54,6 +54,11 @@ def errors(calc, frames):
     }
 
 
+def cutoff(calc) -> float:
+    """The cutoff (A) of a calculator's neighbour list transform."""
+    return next(t.r_max for t in calc.transforms if getattr(t, "r_max", None))
+
+
 def main():
     from ase.io import read
 
@@ -68,10 +73,13 @@ def main():
     for kind in ("md", "distorted"):  # config_type written by the data scripts
         subsets[kind] = [f for f in test if f.info.get("config_type", "md") == kind]
     load = lambda name, key: saved_model_calculator(bundled_model(name.removeprefix("water_")), key)  # noqa: E731
+    base_calc, fast_calc = load("water_baseline", SUM_KEY), load("water_multiscale", FAST_KEY)
+    base = f"baseline (single Allegro, r={cutoff(base_calc):g} A)"
+    multi = "multiscale sum (fast + slow)"
     models = {
-        "baseline (single Allegro, r=5 A)": load("water_baseline", SUM_KEY),
-        "multiscale sum (fast + slow)": load("water_multiscale", SUM_KEY),
-        "fast part alone (r=3 A)": load("water_multiscale", FAST_KEY),
+        base: base_calc,
+        multi: load("water_multiscale", SUM_KEY),
+        f"fast part alone (r={cutoff(fast_calc):g} A)": fast_calc,
     }
     rows = {
         (name, kind): errors(calc, subset)
@@ -79,7 +87,6 @@ def main():
         for kind, subset in subsets.items()
         if subset
     }
-    base, multi = "baseline (single Allegro, r=5 A)", "multiscale sum (fast + slow)"
     ratio = {
         kind: rows[multi, kind]["F_MAE"] / rows[base, kind]["F_MAE"] for kind in subsets if subsets[kind]
     }

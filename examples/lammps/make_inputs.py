@@ -51,9 +51,10 @@ def main(argv=None):
     if args.deploy is not None:
         meta = read_deploy(args.deploy)
     else:
+        # the cutoffs of the bundled water model (configs/water_multiscale.yaml)
         meta = {
             "type_names": ["H", "O"],
-            "fast": {"path": str(out / "deployed_lmp" / "fast.nequip.pt2"), "r_max": 3.0},
+            "fast": {"path": str(out / "deployed_lmp" / "fast.nequip.pt2"), "r_max": 2.5},
             "slow": {"path": str(out / "deployed_lmp" / "slow.nequip.pt2"), "r_max": 5.0},
             "sum": {"path": str(out / "deployed_lmp" / "sum.nequip.pt2"), "r_max": 5.0},
         }

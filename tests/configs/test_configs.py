@@ -149,7 +149,8 @@ def test_the_water_configs_keep_the_bundled_models_architecture():
     assert multi["data"]["split_dataset"]["train"] == 500 and multi["seed"] == 2026
     assert (model["fast"]["num_layers"], model["fast"]["num_scalar_features"]) == (1, 16)
     assert (model["slow"]["num_layers"], model["slow"]["num_scalar_features"]) == (2, 32)
-    assert (multi["r_max_fast"], multi["r_max_slow"]) == (3.0, 5.0)
+    # the fast cutoff chosen in docs/choosing_the_split.md
+    assert (multi["r_max_fast"], multi["r_max_slow"]) == (2.5, 5.0)
 
 
 def test_scan_data_reads_species_frames_and_stress_quickly(no_stress_data):
