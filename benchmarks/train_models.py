@@ -116,7 +116,9 @@ def main(argv=None):
     extra = [f"max_epochs={args.max_epochs}"] if args.max_epochs else []
     for model in [args.only] if args.only else MODELS:
         config, overrides = system.train[model]
-        stage1 = [f"stage1_epochs={args.stage1_epochs}"] if args.stage1_epochs and model == "multiscale" else []
+        stage1 = (
+            [f"stage1_epochs={args.stage1_epochs}"] if args.stage1_epochs and model == "multiscale" else []
+        )
         name = f"{system.name}_{model}"
         where = {}
         if args.out_dir:
