@@ -107,14 +107,6 @@ CANDIDATES = {
 }
 
 
-#: the per-edge-type cutoffs of the candidates that have them (to count their edges)
-CANDIDATE_CUTOFFS = {"pertype": PER_TYPE_CUTOFF, "pertype-small": PER_TYPE_CUTOFF}
-
-
-def package_name(package) -> str:
-    return next((n for n in CANDIDATES if package_of(n) == pathlib.Path(package)), "")
-
-
 #: the commit whose bundled water multiscale model is the candidate ``previous``
 PREVIOUS_COMMIT = "65e3e3a"
 PREVIOUS_PATH = "nequip_mts/pretrained/water_multiscale.nequip.zip"
@@ -262,19 +254,21 @@ def ase_files(package):
 
 
 def fast_edges(package, atoms):
-    """Edges of the fast part on ``atoms``: its r_max, pruned by its per-edge-type cutoffs."""
+    """Edges of the fast part on ``atoms``: its r_max, pruned by its per-edge-type cutoffs
+    (both read from the fast part's own metadata)."""
     from ase.neighborlist import neighbor_list
+    from nequip.nn.embedding.utils import cutoff_str_to_fulldict
 
-    from nequip_mts.deploy.cache import deployed
-    from nequip_mts.manifest import FAST, read_manifest
+    from nequip_mts.deploy.split import inspect_multiscale
+    from nequip_mts.manifest import FAST
 
-    meta = read_manifest(deployed(package, (FAST,), stress=False))[FAST]
+    meta = inspect_multiscale(package)[FAST]
     r_max = float(meta["r_max"])
     i, j, d = neighbor_list("ijd", atoms, r_max)
-    cut = CANDIDATE_CUTOFFS.get(package_name(package))
+    cut = cutoff_str_to_fulldict(meta.get("per_edge_type_cutoff"), meta["type_names"].split())
     if cut:
         sym = np.array(atoms.get_chemical_symbols())
-        limit = np.array([cut.get(a, {}).get(b, r_max) for a, b in zip(sym[i], sym[j])])
+        limit = np.array([cut[a][b] for a, b in zip(sym[i], sym[j])])
         return int((d < limit).sum())
     return int(len(i))
 

@@ -141,7 +141,7 @@ def main(argv=None):
     if args.out is None:
         args.out = (
             RESULTS / "md_physics"
-            if water and not distilled
+            if water and not distilled and args.models_dir is None
             else systems.results_stem(system, args, "physics")
         )
     if args.runs_dir is None:

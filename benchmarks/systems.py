@@ -152,6 +152,12 @@ def add_model_arguments(parser):
         help="MTS on this distilled deploy directory (nequip-mts distill); the baseline is then its "
         "full model (the teacher), compiled as MTS uses it",
     )
+    parser.add_argument(
+        "--models-dir",
+        type=pathlib.Path,
+        help="the packages <system>_baseline.nequip.zip and <system>_multiscale.nequip.zip of this "
+        "folder (train_models.py --out-dir) instead of the bundled ones",
+    )
 
 
 def calculators(system: System, args, kinds=("baseline", "MTS")):
@@ -169,11 +175,26 @@ def calculators(system: System, args, kinds=("baseline", "MTS")):
     if getattr(args, "mts_deploy", None) is not None:
         return _deployed_calculators(args.mts_deploy, kinds)
     make = {
-        "baseline": lambda: model_calculator(system.model("baseline"), **options),
-        "MTS": lambda: MTSCalculator.from_checkpoint(system.model("multiscale"), **options),
-        "sum": lambda: model_calculator(system.model("multiscale"), **options),
+        "baseline": lambda: model_calculator(model_path(system, args, "baseline"), **options),
+        "MTS": lambda: MTSCalculator.from_checkpoint(model_path(system, args, "multiscale"), **options),
+        "sum": lambda: model_calculator(model_path(system, args, "multiscale"), **options),
     }
     return {kind: make[kind]() for kind in kinds}
+
+
+def model_path(system: System, args, kind) -> pathlib.Path:
+    """The ``kind`` package (``baseline``, ``multiscale``): from ``--models-dir`` if given
+    (as ``train_models.py --out-dir`` names them), else the bundled one."""
+    models_dir = getattr(args, "models_dir", None)
+    if models_dir is None:
+        return system.model(kind)
+    path = models_dir / f"{system.name}_{kind}.nequip.zip"
+    if not path.is_file():
+        raise SystemExit(
+            f"--models-dir {models_dir}: no {path.name}; train it with "
+            f"benchmarks/train_models.py --out-dir {models_dir}"
+        )
+    return path
 
 
 def _deployed_calculators(path, kinds):
@@ -198,12 +219,15 @@ def _deployed_calculators(path, kinds):
 def results_stem(system, args, name):
     """Default report stem: ``results/<name>`` for water's bundled models,
     ``results/<system>/<name>`` for another system's, ``results/distill_<system>/<name>``
-    for a distilled deploy (``--mts-deploy``)."""
+    for a distilled deploy (``--mts-deploy``), ``results/<folder>/<name>`` for the
+    models of ``--models-dir <folder>``."""
     from pathlib import Path
 
     results = Path(__file__).resolve().parent / "results"
     if getattr(args, "mts_deploy", None) is not None:
         return results / f"distill_{system.name}" / name
+    if getattr(args, "models_dir", None) is not None:
+        return results / args.models_dir.name / name
     return results / name if system.name == "water" else results / system.name / name
 
 
@@ -211,4 +235,7 @@ def model_mode(args) -> str:
     """How the benchmark's models ran, for its report."""
     if getattr(args, "mts_deploy", None) is not None:
         return f"the distilled deploy {args.mts_deploy} (compiled; MTS slow = full - fast, baseline = its full model)"
-    return "eager models" if args.eager else "compiled models (AOTInductor, no stress output)"
+    mode = "eager models" if args.eager else "compiled models (AOTInductor, no stress output)"
+    if getattr(args, "models_dir", None) is not None:
+        mode += f", the packages of {args.models_dir}"
+    return mode

@@ -17,9 +17,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
+from nequip_mts.deploy.split import inspect_multiscale  # noqa: E402
 from nequip_mts.lammps.inputs import integrator_name, lammps_input, read_deploy, write_data_file  # noqa: E402
+from nequip_mts.manifest import MULTISCALE_PARTS, part_filename  # noqa: E402
 from nequip_mts.md.settings import MDSettings  # noqa: E402
-from nequip_mts.resources import water_data  # noqa: E402
+from nequip_mts.resources import bundled_model, water_data  # noqa: E402
 
 WATER = water_data()
 
@@ -51,13 +53,12 @@ def main(argv=None):
     if args.deploy is not None:
         meta = read_deploy(args.deploy)
     else:
-        # the cutoffs of the bundled water model (configs/water_multiscale.yaml)
-        meta = {
-            "type_names": ["H", "O"],
-            "fast": {"path": str(out / "deployed_lmp" / "fast.nequip.pt2"), "r_max": 2.5},
-            "slow": {"path": str(out / "deployed_lmp" / "slow.nequip.pt2"), "r_max": 5.0},
-            "sum": {"path": str(out / "deployed_lmp" / "sum.nequip.pt2"), "r_max": 5.0},
-        }
+        # the type names and cutoffs of the bundled water model, read from it
+        parts = inspect_multiscale(bundled_model("multiscale", "water"))
+        meta = {"type_names": parts["sum"]["type_names"].split()}
+        for part in MULTISCALE_PARTS:
+            path = out / "deployed_lmp" / part_filename(part)
+            meta[part] = {"path": str(path), "r_max": float(parts[part]["r_max"])}
     atoms = ase.io.read(args.structure, index=args.index)
     data = write_data_file(atoms, out / "water.data", meta["type_names"])
     for settings in VARIANTS:
