@@ -66,6 +66,7 @@ def train_and_package(name: str, config: str, overrides, run_dir=None, package=N
     with open(ROOT / f"{run_dir}.log", "w") as log:
         subprocess.run(cmd, cwd=ROOT, check=True, stdout=log, stderr=subprocess.STDOUT)
     print(f"[{name}] trained in {(time.perf_counter() - start) / 60:.1f} min", flush=True)
+    check_finished(ROOT / run_dir)
 
     package = ROOT / package if package else PRETRAINED / f"{name}.nequip.zip"
     subprocess.run(
@@ -81,6 +82,30 @@ def train_and_package(name: str, config: str, overrides, run_dir=None, package=N
         flush=True,
     )
     return package
+
+
+def check_finished(run_dir: pathlib.Path):
+    """Raise unless the run in ``run_dir`` trained all its epochs.
+
+    Lightning stops on SIGTERM with exit status 0, so a killed training would otherwise
+    be packaged as if it had finished. The epochs come from the run's CSV log
+    (0-based), the target from the config Hydra saved.
+    """
+    import csv
+
+    from omegaconf import OmegaConf
+
+    wanted = int(OmegaConf.select(OmegaConf.load(run_dir / ".hydra" / "config.yaml"), "trainer.max_epochs"))
+    epochs = []
+    for log in run_dir.glob("metrics/version_*/metrics.csv"):
+        with open(log, newline="") as f:
+            epochs += [int(float(row["epoch"])) for row in csv.DictReader(f) if row.get("epoch")]
+    done = max(epochs, default=-1) + 1
+    if done < wanted:
+        raise SystemExit(
+            f"{run_dir.relative_to(ROOT)}: the training stopped after {done} of {wanted} epochs "
+            "(killed?); not packaged. Train again."
+        )
 
 
 def check_no_machine_paths(package: pathlib.Path):
