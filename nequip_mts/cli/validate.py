@@ -7,7 +7,8 @@ Example::
 
 Scans each bonded element pair of the structure from 0.7x to 1.8x its length, with the
 energy of the sum and of the fast and slow parts, and reports false minima (position,
-depth, the part that causes them). Then runs short MD probes at the temperature: single
+depth, the part that causes them), and closes each bonded angle type until its outer
+atoms touch (a folded molecule must cost energy). Then runs short MD probes at the temperature: single
 step (K = 1) at the inner step --timestep-fs, and MTS at each of --ks with an outer
 step of K x --timestep-fs, each with its mean temperature, conserved-energy drift and
 bond-topology changes. Writes report.md, results.json and PNGs in --output. Exit 0 when
@@ -251,7 +252,7 @@ def run(args):
     result = lib.validate(atoms, calc, probe, strict=args.strict, progress=say, **scan_options)
     figures = []
     if not args.no_plots:
-        if result.scans:
+        if result.scans or result.angle_scans:
             lib.plot_scans(result, out / SCANS_PNG)
             figures.append(SCANS_PNG)
         if result.probes:

@@ -16,6 +16,16 @@ rises by at least ``min_compression_eV`` under compression. A fall of more than
 position (A), its depth (the fall from the barrier before it, eV) and the part whose
 energy falls there (fast or slow).
 
+**Angle scans.** For each bonded angle type (A-B-C, with A and C both bonded to B; one
+representative angle per type, the one whose moved atom has the fewest bonds and whose
+angle is closest to the type's median) the outer atom C is turned about B in the A-B-C
+plane, its bond length kept, from a little beyond the structure's angle down to where
+A and C are :data:`CLOSE_FRACTION` times the sum of their covalent radii apart (0.62 A
+for the two H of a water molecule). Closing a molecule onto itself must cost energy all
+the way: a fall of more than ``tolerance_eV`` on the way in is a false minimum (a model
+fitted only near equilibrium can make a folded molecule more stable than a straight
+one), and the energy must rise by at least ``min_compression_eV`` in all.
+
 **MD probes.** Short runs at the user's temperature and inner step: K = 1 (single-step
 MD on the sum of the parts) and MTS at each K of a list, with the outer step K times the
 inner step. Each run reports the mean temperature, the drift of the integrator's
@@ -40,13 +50,16 @@ from typing import Optional
 import numpy as np
 
 __all__ = [
+    "AngleScan",
     "BondScan",
     "FalseMinimum",
     "MDProbe",
     "ProbeSettings",
     "Validation",
     "bond_scan",
+    "angle_scan",
     "md_probe",
+    "representative_angles",
     "representative_bonds",
     "validate",
 ]
@@ -56,6 +69,13 @@ COMPRESS_MIN = 0.7
 STRETCH_MAX = 1.8
 #: points of a scan
 SCAN_POINTS = 56
+#: an angle scan closes the angle until the outer atoms are this fraction of the sum of
+#: their covalent radii apart
+CLOSE_FRACTION = 1.0
+#: and starts this much (degrees) beyond the structure's angle, to find its minimum
+OPEN_DEG = 20.0
+#: angles straighter than this (degrees) define no plane to close in: not scanned
+MAX_ANGLE_DEG = 170.0
 #: a fall of the energy by more than this (eV) along a scan is a false minimum
 TOLERANCE_EV = 0.1
 #: the energy must rise at least this much (eV) from the minimum to the compression limit
@@ -75,21 +95,35 @@ def _is_mts(calc) -> bool:
 class FalseMinimum:
     """An energy fall along a bond scan: where, how deep, and which part causes it."""
 
-    pair: str
-    side: str  # "stretch" or "compression"
+    pair: str  # "H-O" for a bond scan, "H-O-H" for an angle scan
+    side: str  # "stretch" or "compression" (bond scans), "closing" (angle scans)
     position_A: float
     barrier_A: float
     depth_eV: float
     part: Optional[str]  # "fast", "slow", "full" (a distilled split's sum) or None (no parts)
     fast_fall_eV: Optional[float] = None
     slow_fall_eV: Optional[float] = None
+    above_eV: Optional[float] = None  # energy of the false minimum above the equilibrium one
 
     def describe(self) -> str:
-        where = "beyond" if self.side == "stretch" else "inside"
-        text = (
-            f"false minimum along {self.pair}: the energy falls by {self.depth_eV:.2f} eV "
-            f"from {self.barrier_A:.2f} A to {self.position_A:.2f} A ({where} the equilibrium)"
-        )
+        if self.side == "closing":
+            outer = "-".join(self.pair.split("-")[::2])
+            text = (
+                f"false minimum closing the {self.pair} angle: the energy falls by {self.depth_eV:.2f} eV "
+                f"as the {outer} distance shrinks from {self.barrier_A:.2f} A to {self.position_A:.2f} A"
+            )
+            if self.above_eV is not None:
+                text += (
+                    " (a folded molecule more stable than the unfolded one)"
+                    if self.above_eV < 0
+                    else f" ({self.above_eV:.2f} eV above the unfolded molecule)"
+                )
+        else:
+            where = "beyond" if self.side == "stretch" else "inside"
+            text = (
+                f"false minimum along {self.pair}: the energy falls by {self.depth_eV:.2f} eV "
+                f"from {self.barrier_A:.2f} A to {self.position_A:.2f} A ({where} the equilibrium)"
+            )
         if self.part == "full":
             text += (
                 ", in the full model itself (slow = full - fast: the fall is the teacher's own, "
@@ -330,6 +364,234 @@ def bond_scan(
     )
 
 
+# ---------------------------------------------------------------------- angle scans
+@dataclasses.dataclass
+class AngleScan:
+    """One angle scan: angles (degrees), the outer atoms' distances (A) and energies (eV,
+    relative to the structure's), closing from the open end to the closed one."""
+
+    angle: str  # "H-O-H": outer, centre, outer (the moved atom last)
+    atoms: tuple  # (fixed outer atom, centre, moved atom)
+    angle_deg: float
+    angles_deg: np.ndarray
+    distances_A: np.ndarray
+    energy: np.ndarray
+    fast: Optional[np.ndarray]
+    slow: Optional[np.ndarray]
+    equilibrium_deg: float
+    closing_rise_eV: float
+    false_minima: list
+    problems: list
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict:
+        out = {
+            "angle": self.angle,
+            "atoms": [int(a) for a in self.atoms],
+            "angle_deg": self.angle_deg,
+            "equilibrium_deg": self.equilibrium_deg,
+            "closing_rise_eV": self.closing_rise_eV,
+            "passed": self.passed,
+            "problems": list(self.problems),
+            "false_minima": [dataclasses.asdict(m) for m in self.false_minima],
+            "angles_deg": self.angles_deg.tolist(),
+            "distances_A": self.distances_A.tolist(),
+            "energy_eV": self.energy.tolist(),
+        }
+        if self.fast is not None:
+            out["fast_eV"], out["slow_eV"] = self.fast.tolist(), self.slow.tolist()
+        return out
+
+
+def _angle_deg(u, v) -> float:
+    cos = np.dot(u, v) / (np.linalg.norm(u) * np.linalg.norm(v))
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
+def representative_angles(atoms, bond_scale=None) -> dict:
+    """One bonded angle per type: ``{"H-O-H": (fixed, centre, moved), ...}``.
+
+    Angles are pairs of bonds (:class:`~nequip_mts.md.topology.TopologyWatch`) that
+    share an atom, the centre; the type names the outer elements in sorted order around
+    the centre's. The moved atom is the outer one with fewer bonds (a terminal H, say);
+    of a type's angles the one closest to the type's median angle is taken. Angles over
+    :data:`MAX_ANGLE_DEG` are left out (no plane to close them in).
+    """
+    from nequip_mts.md.topology import TopologyWatch
+
+    bonds = TopologyWatch(atoms, bond_scale=bond_scale).bonds
+    if len(bonds) == 0:
+        return {}
+    degree = np.bincount(bonds.ravel(), minlength=len(atoms))
+    symbols = atoms.get_chemical_symbols()
+    neighbours = {}
+    for i, j in bonds:
+        neighbours.setdefault(int(i), []).append(int(j))
+        neighbours.setdefault(int(j), []).append(int(i))
+    groups = {}
+    for centre, around in sorted(neighbours.items()):
+        for x, a in enumerate(around):
+            for c in around[x + 1 :]:
+                theta = _angle_deg(_bond_vector(atoms, centre, a), _bond_vector(atoms, centre, c))
+                if theta > MAX_ANGLE_DEG:
+                    continue
+                # move the outer atom with fewer bonds (ties: the higher index)
+                fixed, moved = (a, c) if (degree[c], c) <= (degree[a], a) else (c, a)
+                outer = sorted((symbols[a], symbols[c]))
+                name = f"{outer[0]}-{symbols[centre]}-{outer[1]}"
+                groups.setdefault(name, []).append((theta, fixed, centre, moved))
+    chosen = {}
+    for name in sorted(groups):
+        entries = groups[name]
+        median = np.median([e[0] for e in entries])
+        best = min(entries, key=lambda e: (degree[e[3]], abs(e[0] - median)))
+        chosen[name] = best[1:]
+    return chosen
+
+
+def angle_scan(
+    atoms,
+    calc,
+    fixed,
+    centre,
+    moved,
+    *,
+    points=SCAN_POINTS,
+    tolerance_eV=TOLERANCE_EV,
+    min_compression_eV=MIN_COMPRESSION_EV,
+    close_fraction=CLOSE_FRACTION,
+    open_deg=OPEN_DEG,
+) -> AngleScan:
+    """Close the angle ``fixed``-``centre``-``moved`` of ``atoms`` with ``calc`` (module docstring).
+
+    ``moved`` turns about ``centre`` in the plane of the three atoms at its bond length;
+    the scan runs from ``open_deg`` beyond the structure's angle (at most
+    :data:`MAX_ANGLE_DEG`) down to the angle where ``fixed`` and ``moved`` are
+    ``close_fraction`` times the sum of their covalent radii apart.
+    """
+    from ase.data import covalent_radii
+
+    from nequip_mts.errors import InputError
+
+    if int(points) < 5:
+        raise InputError(f"angle scan: need at least 5 points, got {points}")
+    a = _bond_vector(atoms, centre, fixed)
+    c = _bond_vector(atoms, centre, moved)
+    ra, rc = float(np.linalg.norm(a)), float(np.linalg.norm(c))
+    u = a / ra
+    w = c - np.dot(c, u) * u
+    w /= np.linalg.norm(w)
+    theta0 = _angle_deg(a, c)
+    numbers = atoms.numbers
+    close = close_fraction * (covalent_radii[numbers[fixed]] + covalent_radii[numbers[moved]])
+    # the law of cosines: the angle at which the outer atoms are `close` apart
+    cos_close = (ra**2 + rc**2 - close**2) / (2 * ra * rc)
+    theta_close = float(np.degrees(np.arccos(np.clip(cos_close, -1.0, 1.0))))
+    if theta_close >= theta0:
+        raise InputError(
+            f"angle scan: the outer atoms {fixed} and {moved} are already {close:.2f} A apart or closer"
+        )
+    top = min(theta0 + open_deg, MAX_ANGLE_DEG) if theta0 < MAX_ANGLE_DEG else theta0
+    angles = np.union1d(np.linspace(theta_close, top, int(points)), [theta0])[::-1]
+    probe = atoms.copy()
+    probe.calc = calc
+    mts = _is_mts(calc)
+    energy, fast, slow = [], [], []
+    for theta in np.radians(angles):
+        positions = atoms.positions.copy()
+        positions[moved] = atoms.positions[centre] + rc * (np.cos(theta) * u + np.sin(theta) * w)
+        probe.set_positions(positions, apply_constraint=False)
+        if mts:
+            fast.append(calc.get_fast_energy(probe))
+            slow.append(calc.get_slow_energy(probe))
+            energy.append(fast[-1] + slow[-1])
+        else:
+            energy.append(probe.get_potential_energy())
+    distances = np.sqrt(ra**2 + rc**2 - 2 * ra * rc * np.cos(np.radians(angles)))
+    i0 = int(np.argmin(np.abs(angles - theta0)))
+    energy = np.asarray(energy) - energy[i0]
+    if mts:
+        fast = np.asarray(fast) - fast[i0]
+        slow = np.asarray(slow) - slow[i0]
+    symbols = atoms.get_chemical_symbols()
+    name = f"{symbols[fixed]}-{symbols[centre]}-{symbols[moved]}"
+    outer = f"{symbols[fixed]}-{symbols[moved]}"
+    parts = (fast, slow) if mts else (None, None)
+    problems, minima = [], []
+    if not np.isfinite(energy).all():
+        bad = distances[~np.isfinite(energy)]
+        problems.append(f"{name}: non-finite energy at {outer} {bad[0]:.2f} A")
+        return AngleScan(
+            name,
+            (fixed, centre, moved),
+            theta0,
+            angles,
+            distances,
+            energy,
+            *parts,
+            math.nan,
+            math.nan,
+            minima,
+            problems,
+        )
+    # the minimum nearest the structure's angle: walk downhill from it
+    eq = i0
+    while True:
+        lower = [k for k in (eq - 1, eq + 1) if 0 <= k < len(energy) and energy[k] < energy[eq]]
+        if not lower:
+            break
+        eq = min(lower, key=lambda k: energy[k])
+    n = len(energy)
+    if eq == n - 1:
+        problems.append(
+            f"{name}: the energy falls all the way as the angle closes, to {outer} {distances[-1]:.2f} A"
+        )
+    fall, barrier, bottom = _falls(energy, eq, n, 1)
+    if fall > tolerance_eV:
+        part = fast_fall = slow_fall = None
+        if mts and getattr(calc, "full_calc", None) is not None:
+            part = "full"
+        elif mts:
+            fast_fall = float(fast[barrier] - fast[bottom])
+            slow_fall = float(slow[barrier] - slow[bottom])
+            part = "fast" if fast_fall >= slow_fall else "slow"
+        found = FalseMinimum(
+            name,
+            "closing",
+            float(distances[bottom]),
+            float(distances[barrier]),
+            fall,
+            part,
+            fast_fall,
+            slow_fall,
+            above_eV=float(energy[bottom] - energy[eq]),
+        )
+        minima.append(found)
+        problems.append(found.describe())
+    rise = float(energy[-1] - energy[eq])
+    if eq < n - 1 and rise < min_compression_eV:
+        problems.append(
+            f"{name}: soft when closed, the energy rises only {rise:.2f} eV from {angles[eq]:.0f} deg "
+            f"to {outer} {distances[-1]:.2f} A (at least {min_compression_eV:g} eV expected)"
+        )
+    return AngleScan(
+        name,
+        (fixed, centre, moved),
+        theta0,
+        angles,
+        distances,
+        energy,
+        *parts,
+        float(angles[eq]),
+        rise,
+        minima,
+        problems,
+    )
+
+
 # ---------------------------------------------------------------------- MD probes
 @dataclasses.dataclass(frozen=True)
 class ProbeSettings:
@@ -513,6 +775,7 @@ class Validation:
     probe_settings: Optional[ProbeSettings]
     strict: bool = False
     notes: list = dataclasses.field(default_factory=list)
+    angle_scans: list = dataclasses.field(default_factory=list)
 
     @property
     def recommended_k(self) -> Optional[int]:
@@ -527,7 +790,7 @@ class Validation:
     @property
     def findings(self) -> list:
         """The failed checks that fail the validation (empty: it passes)."""
-        found = [p for scan in self.scans for p in scan.problems]
+        found = [p for scan in (*self.scans, *self.angle_scans) for p in scan.problems]
         for probe in self.probes:
             if probe.k == 1 or self.strict:
                 found.extend(probe.problems)
@@ -551,6 +814,7 @@ class Validation:
             if self.probe_settings is None
             else dataclasses.asdict(self.probe_settings),
             "bond_scans": [s.to_dict() for s in self.scans],
+            "angle_scans": [s.to_dict() for s in self.angle_scans],
             "md_probes": [p.to_dict() for p in self.probes],
         }
 
@@ -595,6 +859,11 @@ def validate(
     for pair, (fixed, moved) in bonds.items():
         say(f"bond scan {pair} (atoms {fixed}-{moved})")
         scans.append(bond_scan(atoms, calc, fixed, moved, **scan_options))
+    shared = {k: v for k, v in scan_options.items() if k in ("points", "tolerance_eV", "min_compression_eV")}
+    angle_scans = []
+    for name, (fixed, centre, moved) in representative_angles(atoms).items():
+        say(f"angle scan {name} (atoms {fixed}-{centre}-{moved})")
+        angle_scans.append(angle_scan(atoms, calc, fixed, centre, moved, **shared))
     probes = []
     single = not _is_mts(calc)
     if probe is not None and single:
@@ -610,7 +879,7 @@ def validate(
         for k in ks:
             say(f"MD probe K={k} ({probe.inner_timestep_fs * k:g} fs outer step)")
             probes.append(md_probe(atoms, calc, k, probe, watch))
-    return Validation(len(atoms), scans, probes, probe, strict=strict, notes=notes)
+    return Validation(len(atoms), scans, probes, probe, strict=strict, notes=notes, angle_scans=angle_scans)
 
 
 # ---------------------------------------------------------------------- report
@@ -656,6 +925,31 @@ def report_markdown(result: Validation, title="Model validation", inputs=None, f
             lines += [""] + [f"- {p}" for p in problems]
     else:
         lines.append("No bonded pairs.")
+    lines += ["", "## Angle scans", ""]
+    if result.angle_scans:
+        lines += [
+            "One representative angle per type closed by turning its last atom about the centre "
+            f"(bond length kept) until the outer atoms are {CLOSE_FRACTION:g}x their covalent radii apart; "
+            "energies relative to the structure's.",
+            "",
+            "| angle | atoms | angle (deg) | minimum (deg) | outer distance when closed (A) | "
+            "rise when closed (eV) | false minima | verdict |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for scan in result.angle_scans:
+            minima = "; ".join(
+                f"{m.depth_eV:.2f} eV at {m.position_A:.2f} A ({m.part or 'sum'})" for m in scan.false_minima
+            )
+            lines.append(
+                f"| {scan.angle} | {'-'.join(str(a) for a in scan.atoms)} | {scan.angle_deg:.1f} | "
+                f"{_fmt(scan.equilibrium_deg, '.1f')} | {scan.distances_A[-1]:.2f} | "
+                f"{_fmt(scan.closing_rise_eV, '.2f')} | {minima or 'none'} | {'pass' if scan.passed else 'FAIL'} |"
+            )
+        problems = [p for s in result.angle_scans for p in s.problems]
+        if problems:
+            lines += [""] + [f"- {p}" for p in problems]
+    else:
+        lines.append("No bonded angles.")
     lines += ["", "## MD probes", ""]
     if result.probes:
         ps = result.probe_settings
@@ -692,11 +986,12 @@ def report_markdown(result: Validation, title="Model validation", inputs=None, f
 
 
 def plot_scans(result: Validation, path) -> None:
-    """Bond-scan curves, one panel per pair: the sum and the fast and slow parts."""
+    """Bond- and angle-scan curves, one panel per scan: the sum and the fast and slow parts,
+    against the bond length or (angle scans) the outer atoms' distance."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    n = max(1, len(result.scans))
+    n = max(1, len(result.scans) + len(result.angle_scans))
     fig = Figure(figsize=(4.2 * n, 3.4), constrained_layout=True)
     FigureCanvasAgg(fig)
     for k, scan in enumerate(result.scans):
@@ -711,6 +1006,22 @@ def plot_scans(result: Validation, path) -> None:
         ax.set_xlabel(f"{scan.pair} distance (A)")
         ax.set_ylabel("energy (eV)")
         ax.set_title(f"{scan.pair}: {'pass' if scan.passed else 'FAIL'}")
+        ax.legend(fontsize=8)
+    for k, scan in enumerate(result.angle_scans, start=len(result.scans)):
+        ax = fig.add_subplot(1, n, k + 1)
+        ax.plot(scan.distances_A, scan.energy, "k-", label="sum")
+        if scan.fast is not None:
+            ax.plot(scan.distances_A, scan.fast, "C0--", label="fast")
+            ax.plot(scan.distances_A, scan.slow, "C1:", label="slow")
+        ax.axvline(scan.distances_A[np.argmin(np.abs(scan.angles_deg - scan.angle_deg))], color="0.7", lw=0.8)
+        for m in scan.false_minima:
+            ax.plot(
+                [m.position_A], [np.interp(m.position_A, scan.distances_A[::-1], scan.energy[::-1])], "rv"
+            )
+        outer = "-".join(scan.angle.split("-")[::2])
+        ax.set_xlabel(f"{outer} distance closing {scan.angle} (A)")
+        ax.set_ylabel("energy (eV)")
+        ax.set_title(f"{scan.angle}: {'pass' if scan.passed else 'FAIL'}")
         ax.legend(fontsize=8)
     fig.savefig(path, dpi=120)
 

@@ -12,8 +12,16 @@ from nequip_mts.cli import validate as validate_cli
 from nequip_mts.cli.main import main as cli_main
 from nequip_mts.errors import EXIT_UNSTABLE, ValidationFailed, exit_code
 from nequip_mts.md import MTSCalculator
-from nequip_mts.md.validate import ProbeSettings, bond_scan, clearance, representative_bonds, validate
-from nequip_mts.testing.analytic import AnalyticSum, BondWell, diatomic_fluid
+from nequip_mts.md.validate import (
+    ProbeSettings,
+    angle_scan,
+    bond_scan,
+    clearance,
+    representative_angles,
+    representative_bonds,
+    validate,
+)
+from nequip_mts.testing.analytic import AnalyticSum, BondWell, HarmonicAnchors, HarmonicBonds, diatomic_fluid
 
 BOND = 0.6  # A; below 1.2 x the H-H covalent-radius sum (0.74 A), so every bond is found
 WELL_AT = 1.6 * BOND
@@ -272,3 +280,73 @@ def test_a_distilled_split_names_the_full_model(holed):
     scan = bond_scan(atoms, distilled, *representative_bonds(atoms)["H-H"])
     (hole,) = scan.false_minima
     assert hole.part == "full" and "full model itself" in hole.describe()
+
+
+# ---------------------------------------------------------------------- angle scans
+def bent_molecule(hh_k=10.0, well=None):
+    """One water-shaped molecule: stiff O-H bonds, an H-H spring (the angle's stiffness) and,
+    with ``well=(depth, position)``, a Gaussian well in the H-H distance (a false minimum
+    of the folded molecule) in the fast part."""
+    atoms = molecule("H2O")
+    o, h1, h2 = 0, 1, 2
+    d_oh = atoms.get_distance(o, h1)
+    d_hh = atoms.get_distance(h1, h2)
+    terms = [HarmonicBonds([[o, h1], [o, h2]], k=40.0, r0=d_oh), HarmonicBonds([[h1, h2]], k=hh_k, r0=d_hh)]
+    if well is not None:
+        terms.append(BondWell([[h1, h2]], depth=well[0], position=well[1], width=0.04))
+    slow = HarmonicAnchors(atoms.positions, k=0.0)
+    return atoms, MTSCalculator.from_calculators(AnalyticSum(terms), slow), d_hh
+
+
+def test_the_angle_scan_closes_to_the_covalent_contact_and_rises_as_the_spring():
+    from ase.data import covalent_radii
+
+    atoms, calc, d_hh = bent_molecule()
+    angles = representative_angles(atoms)
+    assert list(angles) == ["H-O-H"]
+    fixed, centre, moved = angles["H-O-H"]
+    assert centre == 0 and {fixed, moved} == {1, 2}
+    scan = angle_scan(atoms, calc, fixed, centre, moved)
+    assert scan.passed, scan.problems
+    close = 2 * covalent_radii[1]
+    assert scan.distances_A[-1] == pytest.approx(close)
+    # only the H-H spring changes: O-H lengths are kept by the rotation
+    assert scan.closing_rise_eV == pytest.approx(0.5 * 10.0 * (close - d_hh) ** 2, rel=1e-6)
+    assert scan.equilibrium_deg == pytest.approx(atoms.get_angle(1, 0, 2), abs=1e-6)
+    for k, theta in enumerate(scan.angles_deg):  # the geometry of each point, recomputed
+        assert np.degrees(2 * np.arcsin(scan.distances_A[k] / 2 / atoms.get_distance(0, 1))) == pytest.approx(
+            theta
+        )
+
+
+def test_the_angle_scan_finds_a_folded_minimum_and_its_part():
+    atoms, calc, _ = bent_molecule(hh_k=3.0, well=(4.0, 0.8))
+    result = validate(atoms, calc, None)
+    (scan,) = result.angle_scans
+    (hole,) = scan.false_minima
+    assert hole.side == "closing" and hole.part == "fast" and hole.pair == "H-O-H"
+    assert hole.position_A == pytest.approx(0.8, abs=0.03)
+    assert hole.above_eV < 0  # deeper than the unfolded molecule: 1.5 * 0.8**2 - 4 eV
+    assert not result.passed
+    assert any(
+        "closing the H-O-H angle" in f and "more stable than the unfolded" in f for f in result.findings
+    )
+
+
+def test_a_soft_angle_fails_and_a_diatomic_has_no_angle():
+    atoms, calc, _ = bent_molecule(hh_k=0.5)
+    (scan,) = validate(atoms, calc, None).angle_scans
+    assert any("soft when closed" in p for p in scan.problems)
+    assert representative_angles(fluid()[0]) == {}
+
+
+def test_each_angle_type_of_methanol_moves_a_terminal_atom():
+    from nequip_mts.md.topology import TopologyWatch
+
+    methanol = molecule("CH3OH")
+    angles = representative_angles(methanol)
+    assert sorted(angles) == ["C-O-H", "H-C-H", "H-C-O"]
+    degree = np.bincount(TopologyWatch(methanol).bonds.ravel(), minlength=len(methanol))
+    for name, (fixed, centre, moved) in angles.items():
+        assert methanol[moved].symbol == "H" and degree[moved] == 1
+        assert methanol[centre].symbol == name.split("-")[1]
