@@ -216,7 +216,9 @@ def test_nequip_train_stops_within_seconds_naming_the_key(tmp_path):
     """The real hook: ``nequip-train`` itself, start-up included.
 
     Timed by the child's CPU time (user + system), which other jobs on a shared machine do
-    not inflate; the data loading and statistics the check must precede cost about 45 s.
+    not inflate; the data loading and statistics the check must precede cost about 45 s on
+    top of a start-up of 10-14 s (torch, nequip, Hydra; measured 13 s on 2026-12-02), so the
+    bound sits between the two rather than at the start-up's own cost.
     """
     import resource
 
@@ -235,4 +237,4 @@ def test_nequip_train_stops_within_seconds_naming_the_key(tmp_path):
     assert proc.returncode != 0
     assert "`r_max_fast` (6.0 A) must be smaller than the slow cutoff `r_max_slow`" in proc.stderr
     assert "statistics" not in proc.stderr.lower()
-    assert cpu < 10.0, f"nequip-train took {cpu:.1f} s of CPU ({wall:.1f} s wall) to report the config error"
+    assert cpu < 30.0, f"nequip-train took {cpu:.1f} s of CPU ({wall:.1f} s wall) to report the config error"
