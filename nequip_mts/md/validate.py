@@ -244,6 +244,29 @@ def representative_bonds(atoms, bond_scale=None, stretch=STRETCH_MAX) -> dict:
     return chosen
 
 
+def _downhill(energy, start) -> int:
+    """The index of the local minimum reached walking downhill from ``start``."""
+    eq = start
+    while True:
+        lower = [k for k in (eq - 1, eq + 1) if 0 <= k < len(energy) and energy[k] < energy[eq]]
+        if not lower:
+            return eq
+        eq = min(lower, key=lambda k: energy[k])
+
+
+def _blame(calc, fast, slow, top, bottom):
+    """(part, fast fall, slow fall) of a fall from index ``top`` to ``bottom``: the part
+    whose energy falls more; ``"full"`` for a distilled split (the sum is the full model,
+    which the split cannot change); ``None`` without parts."""
+    if not _is_mts(calc):
+        return None, None, None
+    if getattr(calc, "full_calc", None) is not None:
+        return "full", None, None
+    fast_fall = float(fast[top] - fast[bottom])
+    slow_fall = float(slow[top] - slow[bottom])
+    return ("fast" if fast_fall >= slow_fall else "slow"), fast_fall, slow_fall
+
+
 def _falls(energy, start, stop, step):
     """The largest fall of ``energy`` walking from index ``start`` to ``stop`` (exclusive)
     by ``step``: (fall, index of the barrier, index of the bottom)."""
@@ -313,13 +336,7 @@ def bond_scan(
         return BondScan(
             pair, (fixed, moved), length, distances, energy, *parts, math.nan, math.nan, minima, problems
         )
-    # the minimum nearest the structure's bond length: walk downhill from it
-    eq = i0
-    while True:
-        lower = [k for k in (eq - 1, eq + 1) if 0 <= k < len(energy) and energy[k] < energy[eq]]
-        if not lower:
-            break
-        eq = min(lower, key=lambda k: energy[k])
+    eq = _downhill(energy, i0)  # the minimum nearest the structure's bond length
     n = len(energy)
     if eq in (0, n - 1):
         problems.append(
@@ -329,14 +346,7 @@ def bond_scan(
     for side, stop, step in (("stretch", n, 1), ("compression", -1, -1)):
         fall, top, bottom = _falls(energy, eq, stop, step)
         if fall > tolerance_eV:
-            part = fast_fall = slow_fall = None
-            if mts and getattr(calc, "full_calc", None) is not None:
-                # a distilled split: the sum is the full model, which the split cannot change
-                part = "full"
-            elif mts:
-                fast_fall = float(fast[top] - fast[bottom])
-                slow_fall = float(slow[top] - slow[bottom])
-                part = "fast" if fast_fall >= slow_fall else "slow"
+            part, fast_fall, slow_fall = _blame(calc, fast, slow, top, bottom)
             found = FalseMinimum(
                 pair, side, float(distances[bottom]), float(distances[top]), fall, part, fast_fall, slow_fall
             )
@@ -537,13 +547,7 @@ def angle_scan(
             minima,
             problems,
         )
-    # the minimum nearest the structure's angle: walk downhill from it
-    eq = i0
-    while True:
-        lower = [k for k in (eq - 1, eq + 1) if 0 <= k < len(energy) and energy[k] < energy[eq]]
-        if not lower:
-            break
-        eq = min(lower, key=lambda k: energy[k])
+    eq = _downhill(energy, i0)  # the minimum nearest the structure's angle
     n = len(energy)
     if eq == n - 1:
         problems.append(
@@ -551,13 +555,7 @@ def angle_scan(
         )
     fall, barrier, bottom = _falls(energy, eq, n, 1)
     if fall > tolerance_eV:
-        part = fast_fall = slow_fall = None
-        if mts and getattr(calc, "full_calc", None) is not None:
-            part = "full"
-        elif mts:
-            fast_fall = float(fast[barrier] - fast[bottom])
-            slow_fall = float(slow[barrier] - slow[bottom])
-            part = "fast" if fast_fall >= slow_fall else "slow"
+        part, fast_fall, slow_fall = _blame(calc, fast, slow, barrier, bottom)
         found = FalseMinimum(
             name,
             "closing",
