@@ -23,9 +23,10 @@ demo: setup
 	# one thread, as in the benchmarks: threads speed up the large slow model more than the small fast one
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(VENV)/bin/nequip-mts demo
 
-# pytest exits with 5 when it collects no tests; that is not a failure here
+# pytest exits with 5 when it collects no tests; that is not a failure here.
+# --durations lists the slowest tests, so a CI log shows where its time went.
 test: setup
-	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -p no:cacheprovider; rc=$$?; \
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -p no:cacheprovider --durations=15; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; exit 0; fi; exit $$rc
 
 test-fast: setup
