@@ -1,11 +1,14 @@
-"""Test-split errors of the bundled water models: baseline, multiscale sum, fast part alone.
+"""Test-split errors of the water models: baseline, multiscale sum, fast part alone.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/accuracy.py
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/accuracy.py [--models-dir runs/budget_2x]
 
 The test split is the one nequip-train used (nequip's seeded random split with the
-configs' seed and split sizes). Writes benchmarks/results/accuracy.md.
+configs' seed and split sizes). Writes benchmarks/results/accuracy.md for the bundled
+models, benchmarks/results/<folder>/accuracy.md for the packages of ``--models-dir <folder>``
+(``train_models.py --out-dir``).
 """
 
+import argparse
 import os
 import pathlib
 import sys
@@ -14,11 +17,13 @@ import numpy as np
 import torch
 
 from nequip_mts.manifest import FAST_KEY, SUM_KEY
-from nequip_mts.resources import CONFIG_PACKAGE, bundled_model, water_data
+from nequip_mts.resources import CONFIG_PACKAGE, water_data
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import systems  # noqa: E402
+
 DATA = water_data()
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def test_indices(config_name, num_frames):
@@ -59,11 +64,24 @@ def cutoff(calc) -> float:
     return next(t.r_max for t in calc.transforms if getattr(t, "r_max", None))
 
 
-def main():
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--models-dir",
+        type=pathlib.Path,
+        help="the packages water_baseline.nequip.zip and water_multiscale.nequip.zip of this "
+        "folder (train_models.py --out-dir) instead of the bundled ones",
+    )
+    return p.parse_args(argv)
+
+
+def main(argv=None):
     from ase.io import read
 
     from nequip_mts.md.providers import saved_model_calculator
 
+    args = parse_args(argv)
+    water = systems.SYSTEMS["water"]
     frames = read(DATA, index=":")
     idx = test_indices("water_multiscale", len(frames))
     if idx != test_indices("water_baseline", len(frames)):
@@ -72,7 +90,9 @@ def main():
     subsets = {"all": test}
     for kind in ("md", "distorted"):  # config_type written by the data scripts
         subsets[kind] = [f for f in test if f.info.get("config_type", "md") == kind]
-    load = lambda name, key: saved_model_calculator(bundled_model(name.removeprefix("water_")), key)  # noqa: E731
+    load = lambda name, key: saved_model_calculator(  # noqa: E731
+        systems.model_path(water, args, name.removeprefix("water_")), key
+    )
     base_calc, fast_calc = load("water_baseline", SUM_KEY), load("water_multiscale", FAST_KEY)
     base = f"baseline (single Allegro, r={cutoff(base_calc):g} A)"
     multi = "multiscale sum (fast + slow)"
@@ -90,10 +110,16 @@ def main():
     ratio = {
         kind: rows[multi, kind]["F_MAE"] / rows[base, kind]["F_MAE"] for kind in subsets if subsets[kind]
     }
+    command = (
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')} .venv/bin/python benchmarks/accuracy.py"
+    )
+    if args.models_dir is not None:
+        command += f" --models-dir {args.models_dir}"
     lines = [
         "# Accuracy on the test split (GFN1-xTB water)",
         "",
-        f"Command: `OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')} .venv/bin/python benchmarks/accuracy.py`  ",
+        f"Command: `{command}`  ",
+        f"Models: {'the packages of ' + str(args.models_dir) if args.models_dir else 'the bundled ones'}.  ",
         f"{len(test)} test frames of {len(frames)} (nequip's split with the configs' seed): "
         f"{len(subsets['md'])} MD frames and {len(subsets['distorted'])} distorted ones "
         "(benchmarks/data/README.md). Energies in meV/atom, forces in meV/A.",
@@ -111,8 +137,9 @@ def main():
         + ", ".join(f"{kind} {value:.3f}" for kind, value in ratio.items())
         + ".",
     ]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "accuracy.md").write_text("\n".join(lines) + "\n")
+    out = systems.results_stem(water, args, "accuracy").with_suffix(".md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
