@@ -280,6 +280,28 @@ def _falls(energy, start, stop, step):
     return best
 
 
+def _scan_energies(atoms, calc, positions, i0):
+    """Energies (eV) of ``atoms`` at each of ``positions`` with ``calc``, relative to the
+    ``i0``-th: ``(energy, fast, slow)``, the two parts ``None`` unless ``calc`` is an
+    MTS calculator. The structure's constraints are not applied."""
+    probe = atoms.copy()
+    probe.calc = calc
+    mts = _is_mts(calc)
+    energy, fast, slow = [], [], []
+    for pos in positions:
+        probe.set_positions(pos, apply_constraint=False)
+        if mts:
+            fast.append(calc.get_fast_energy(probe))
+            slow.append(calc.get_slow_energy(probe))
+            energy.append(fast[-1] + slow[-1])
+        else:
+            energy.append(probe.get_potential_energy())
+    energy = np.asarray(energy) - energy[i0]
+    if not mts:
+        return energy, None, None
+    return energy, np.asarray(fast) - fast[i0], np.asarray(slow) - slow[i0]
+
+
 def bond_scan(
     atoms,
     calc,
@@ -299,32 +321,15 @@ def bond_scan(
         raise InputError(f"bond scan: need 0 < compression {compress_min} < 1 < stretch {stretch_max}")
     if int(points) < 5:
         raise InputError(f"bond scan: need at least 5 points, got {points}")
-    probe = atoms.copy()
-    probe.calc = calc
     vector = _bond_vector(atoms, fixed, moved)
     length = float(np.linalg.norm(vector))
     unit = vector / length
     fractions = np.union1d(np.linspace(compress_min, stretch_max, int(points)), [1.0])
-    mts = _is_mts(calc)
-    energy, fast, slow = [], [], []
-    start = atoms.positions[fixed]
-    for f in fractions:
-        positions = atoms.positions.copy()
-        positions[moved] = start + unit * (f * length)
-        probe.set_positions(positions, apply_constraint=False)
-        if mts:
-            fast.append(calc.get_fast_energy(probe))
-            slow.append(calc.get_slow_energy(probe))
-            energy.append(fast[-1] + slow[-1])
-        else:
-            energy.append(probe.get_potential_energy())
+    positions = np.repeat(atoms.positions[None], len(fractions), axis=0)
+    positions[:, moved] = atoms.positions[fixed] + np.outer(fractions * length, unit)
     distances = fractions * length
     i0 = int(np.argmin(np.abs(fractions - 1.0)))
-    ref = energy[i0]
-    energy = np.asarray(energy) - ref
-    if mts:
-        fast = np.asarray(fast) - fast[i0]
-        slow = np.asarray(slow) - slow[i0]
+    energy, fast, slow = _scan_energies(atoms, calc, positions, i0)
     symbols = atoms.get_chemical_symbols()
     pair = "-".join(sorted((symbols[fixed], symbols[moved])))
     room = clearance(atoms, fixed, moved, fractions[-1])
@@ -332,9 +337,8 @@ def bond_scan(
     if not np.isfinite(energy).all():
         bad = distances[~np.isfinite(energy)]
         problems.append(f"{pair}: non-finite energy at {bad[0]:.2f} A")
-        parts = (np.asarray(fast), np.asarray(slow)) if mts else (None, None)
         return BondScan(
-            pair, (fixed, moved), length, distances, energy, *parts, math.nan, math.nan, minima, problems
+            pair, (fixed, moved), length, distances, energy, fast, slow, math.nan, math.nan, minima, problems
         )
     eq = _downhill(energy, i0)  # the minimum nearest the structure's bond length
     n = len(energy)
@@ -358,14 +362,14 @@ def bond_scan(
             f"{pair}: soft under compression, the energy rises only {rise:.2f} eV from "
             f"{distances[eq]:.2f} A to {distances[0]:.2f} A (at least {min_compression_eV:g} eV expected)"
         )
-    parts = (fast, slow) if mts else (None, None)
     return BondScan(
         pair,
         (fixed, moved),
         length,
         distances,
         energy,
-        *parts,
+        fast,
+        slow,
         float(distances[eq]),
         rise,
         minima,
@@ -506,30 +510,15 @@ def angle_scan(
         )
     top = min(theta0 + open_deg, MAX_ANGLE_DEG) if theta0 < MAX_ANGLE_DEG else theta0
     angles = np.union1d(np.linspace(theta_close, top, int(points)), [theta0])[::-1]
-    probe = atoms.copy()
-    probe.calc = calc
-    mts = _is_mts(calc)
-    energy, fast, slow = [], [], []
-    for theta in np.radians(angles):
-        positions = atoms.positions.copy()
-        positions[moved] = atoms.positions[centre] + rc * (np.cos(theta) * u + np.sin(theta) * w)
-        probe.set_positions(positions, apply_constraint=False)
-        if mts:
-            fast.append(calc.get_fast_energy(probe))
-            slow.append(calc.get_slow_energy(probe))
-            energy.append(fast[-1] + slow[-1])
-        else:
-            energy.append(probe.get_potential_energy())
+    theta = np.radians(angles)[:, None]
+    positions = np.repeat(atoms.positions[None], len(angles), axis=0)
+    positions[:, moved] = atoms.positions[centre] + rc * (np.cos(theta) * u + np.sin(theta) * w)
     distances = np.sqrt(ra**2 + rc**2 - 2 * ra * rc * np.cos(np.radians(angles)))
     i0 = int(np.argmin(np.abs(angles - theta0)))
-    energy = np.asarray(energy) - energy[i0]
-    if mts:
-        fast = np.asarray(fast) - fast[i0]
-        slow = np.asarray(slow) - slow[i0]
+    energy, fast, slow = _scan_energies(atoms, calc, positions, i0)
     symbols = atoms.get_chemical_symbols()
     name = f"{symbols[fixed]}-{symbols[centre]}-{symbols[moved]}"
     outer = f"{symbols[fixed]}-{symbols[moved]}"
-    parts = (fast, slow) if mts else (None, None)
     problems, minima = [], []
     if not np.isfinite(energy).all():
         bad = distances[~np.isfinite(energy)]
@@ -541,7 +530,8 @@ def angle_scan(
             angles,
             distances,
             energy,
-            *parts,
+            fast,
+            slow,
             math.nan,
             math.nan,
             minima,
@@ -582,7 +572,8 @@ def angle_scan(
         angles,
         distances,
         energy,
-        *parts,
+        fast,
+        slow,
         float(angles[eq]),
         rise,
         minima,
@@ -885,6 +876,20 @@ def _fmt(value, spec=".3g"):
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
 
 
+def _minima_cell(minima) -> str:
+    """A report cell listing false minima: depth, where, and which part."""
+    return (
+        "; ".join(f"{m.depth_eV:.2f} eV at {m.position_A:.2f} A ({m.part or 'sum'})" for m in minima)
+        or "none"
+    )
+
+
+def _problem_lines(checks) -> list:
+    """The problems of a list of scans or probes as markdown bullets (after a blank line)."""
+    problems = [p for check in checks for p in check.problems]
+    return [""] + [f"- {p}" for p in problems] if problems else []
+
+
 def report_markdown(result: Validation, title="Model validation", inputs=None, figures=()) -> str:
     """The markdown report of a :class:`Validation`."""
     lines = [f"# {title}", ""]
@@ -910,17 +915,13 @@ def report_markdown(result: Validation, title="Model validation", inputs=None, f
             "|---|---|---|---|---|---|---|---|",
         ]
         for scan in result.scans:
-            minima = "; ".join(
-                f"{m.depth_eV:.2f} eV at {m.position_A:.2f} A ({m.part or 'sum'})" for m in scan.false_minima
-            )
+            minima = _minima_cell(scan.false_minima)
             lines.append(
                 f"| {scan.pair} | {scan.atoms[0]}-{scan.atoms[1]} | {scan.length_A:.3f} | "
                 f"{_fmt(scan.equilibrium_A, '.3f')} | {_fmt(scan.compression_rise_eV, '.2f')} | "
-                f"{_fmt(scan.clearance_A, '.2f')} | {minima or 'none'} | {'pass' if scan.passed else 'FAIL'} |"
+                f"{_fmt(scan.clearance_A, '.2f')} | {minima} | {'pass' if scan.passed else 'FAIL'} |"
             )
-        problems = [p for s in result.scans for p in s.problems]
-        if problems:
-            lines += [""] + [f"- {p}" for p in problems]
+        lines += _problem_lines(result.scans)
     else:
         lines.append("No bonded pairs.")
     lines += ["", "## Angle scans", ""]
@@ -935,17 +936,13 @@ def report_markdown(result: Validation, title="Model validation", inputs=None, f
             "|---|---|---|---|---|---|---|---|",
         ]
         for scan in result.angle_scans:
-            minima = "; ".join(
-                f"{m.depth_eV:.2f} eV at {m.position_A:.2f} A ({m.part or 'sum'})" for m in scan.false_minima
-            )
+            minima = _minima_cell(scan.false_minima)
             lines.append(
                 f"| {scan.angle} | {'-'.join(str(a) for a in scan.atoms)} | {scan.angle_deg:.1f} | "
                 f"{_fmt(scan.equilibrium_deg, '.1f')} | {scan.distances_A[-1]:.2f} | "
-                f"{_fmt(scan.closing_rise_eV, '.2f')} | {minima or 'none'} | {'pass' if scan.passed else 'FAIL'} |"
+                f"{_fmt(scan.closing_rise_eV, '.2f')} | {minima} | {'pass' if scan.passed else 'FAIL'} |"
             )
-        problems = [p for s in result.angle_scans for p in s.problems]
-        if problems:
-            lines += [""] + [f"- {p}" for p in problems]
+        lines += _problem_lines(result.angle_scans)
     else:
         lines.append("No bonded angles.")
     lines += ["", "## MD probes", ""]
@@ -973,9 +970,7 @@ def report_markdown(result: Validation, title="Model validation", inputs=None, f
                 f"{_fmt(p.mean_temperature_K, '.0f')} | {drift} | {topology} | "
                 f"{'pass' if p.passed else 'FAIL'} |"
             )
-        problems = [q for p in result.probes for q in p.problems]
-        if problems:
-            lines += [""] + [f"- {q}" for q in problems]
+        lines += _problem_lines(result.probes)
     else:
         lines.append("No MD probes were run.")
     for figure in figures:
