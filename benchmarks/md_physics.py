@@ -133,8 +133,19 @@ def main(argv=None):
         type=pathlib.Path,
         help="where the trajectories and NVE logs go (default runs/, or runs/<system>/)",
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=("baseline", "MTS", "control"),
+        help="run only these NVT runs and write their trajectories to --runs-dir, without the NVE "
+        "runs, the analysis and the report (to spread the runs over processes; xtb_comparison.py "
+        "reads the trajectories). Each run has its own seeds, so its trajectory is the one a full "
+        "run makes",
+    )
     systems.add_model_arguments(parser)
     args = parser.parse_args(argv)
+    if args.only:
+        args.control = args.control or "control" in args.only
     system = systems.get(args.system)
     water = system.name == "water"
     distilled = args.mts_deploy is not None
@@ -163,10 +174,12 @@ def main(argv=None):
     thermalize_momenta(start_atoms, temperature_K=TEMPERATURE_K, rng=np.random.default_rng(0))
     Stationary(start_atoms)
     n = len(start_atoms)
-    calcs = systems.calculators(
-        system, args, ("baseline", "MTS", "sum") if args.control else ("baseline", "MTS")
-    )
-    baseline_calc, mts_calc = calcs["baseline"], calcs["MTS"]
+    labels = ("baseline", "MTS", "control") if args.control else ("baseline", "MTS")
+    if args.only:
+        labels = tuple(label for label in labels if label in args.only)
+    calc_kinds = {"baseline": "baseline", "MTS": "MTS", "control": "sum"}
+    calcs = systems.calculators(system, args, tuple(calc_kinds[label] for label in labels))
+    baseline_calc, mts_calc = calcs.get("baseline"), calcs.get("MTS")
     inner = INNER_FS * units.fs
     taut_eq, taut_prod = 50 * units.fs, 100 * units.fs
 
@@ -176,7 +189,6 @@ def main(argv=None):
     # control: the multiscale sum at a single 0.5 fs step, so that MTS-vs-control isolates
     # the integrator from the difference between the two trained models
     sum_calc = calcs.get("sum")
-    labels = ("baseline", "MTS", "control") if args.control else ("baseline", "MTS")
     for label in labels:
         atoms = start_atoms.copy()
         atoms.calc = {"baseline": baseline_calc, "MTS": mts_calc, "control": sum_calc}[label]
@@ -201,6 +213,9 @@ def main(argv=None):
         write(path, frames)  # not committed; the analysis below reads it back
         runs[label] = {"path": path, "wall": wall, "equilibrated": equilibrated}
         print(f"{label}: {len(frames)} frames in {wall:.0f} s", flush=True)
+    if args.only:
+        print(f"--only {' '.join(labels)}: trajectories in {runs_dir}; no NVE runs and no report", flush=True)
+        return 0
 
     # --- structure and dynamics, from the files just written (as `nequip-mts analyze` reads them)
     options = system.analysis_options()
