@@ -4,9 +4,9 @@
     # at twice the water budget, into runs/ (the bundled models stay as they are)
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_models.py --max-epochs 30 --stage1-epochs 8 --out-dir runs/budget_2x
     # keep the state of unfinished trainings (a few hundred kB, no machine paths) ...
-    .venv/bin/python benchmarks/train_models.py --out-dir runs/budget_2x --snapshot benchmarks/data/budget_2x
+    .venv/bin/python benchmarks/train_models.py --out-dir runs/budget_2x --snapshot SNAPSHOT_DIR
     # ... and continue them later, on another machine
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_models.py --max-epochs 30 --stage1-epochs 8 --out-dir runs/budget_2x --resume-from benchmarks/data/budget_2x
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_models.py --max-epochs 30 --stage1-epochs 8 --out-dir runs/budget_2x --resume-from SNAPSHOT_DIR
 
 For each model (``baseline``, ``multiscale``) of the system (``benchmarks/systems.py``)
 this runs ``nequip-train`` from the repository root on the system's bundled data: water
