@@ -90,15 +90,13 @@ def main(argv=None):
     subsets = {"all": test}
     for kind in ("md", "distorted"):  # config_type written by the data scripts
         subsets[kind] = [f for f in test if f.info.get("config_type", "md") == kind]
-    load = lambda name, key: saved_model_calculator(  # noqa: E731
-        systems.model_path(water, args, name.removeprefix("water_")), key
-    )
-    base_calc, fast_calc = load("water_baseline", SUM_KEY), load("water_multiscale", FAST_KEY)
+    load = lambda kind, key: saved_model_calculator(systems.model_path(water, args, kind), key)  # noqa: E731
+    base_calc, fast_calc = load("baseline", SUM_KEY), load("multiscale", FAST_KEY)
     base = f"baseline (single Allegro, r={cutoff(base_calc):g} A)"
     multi = "multiscale sum (fast + slow)"
     models = {
         base: base_calc,
-        multi: load("water_multiscale", SUM_KEY),
+        multi: load("multiscale", SUM_KEY),
         f"fast part alone (r={cutoff(fast_calc):g} A)": fast_calc,
     }
     rows = {

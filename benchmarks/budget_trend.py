@@ -36,15 +36,12 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+from systems import shown  # noqa: E402
+
 PAIRS = ("OO", "OH", "HH")
 #: the two runs compared directly: the conventional model and the composite at the same step
 OLD, NEW = "baseline", "control"
-
-
-def shown(path: Path) -> str:
-    path = Path(path).resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def force_maes(accuracy_md: Path) -> dict:

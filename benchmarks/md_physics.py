@@ -177,6 +177,8 @@ def main(argv=None):
     labels = ("baseline", "MTS", "control") if args.control else ("baseline", "MTS")
     if args.only:
         labels = tuple(label for label in labels if label in args.only)
+    # control: the multiscale sum at a single 0.5 fs step, so that MTS-vs-control isolates
+    # the integrator from the difference between the two trained models
     calc_kinds = {"baseline": "baseline", "MTS": "MTS", "control": "sum"}
     calcs = systems.calculators(system, args, tuple(calc_kinds[label] for label in labels))
     baseline_calc, mts_calc = calcs.get("baseline"), calcs.get("MTS")
@@ -186,12 +188,9 @@ def main(argv=None):
     runs_dir = args.runs_dir
     runs_dir.mkdir(parents=True, exist_ok=True)
     runs = {}
-    # control: the multiscale sum at a single 0.5 fs step, so that MTS-vs-control isolates
-    # the integrator from the difference between the two trained models
-    sum_calc = calcs.get("sum")
     for label in labels:
         atoms = start_atoms.copy()
-        atoms.calc = {"baseline": baseline_calc, "MTS": mts_calc, "control": sum_calc}[label]
+        atoms.calc = calcs[calc_kinds[label]]
         if label in ("baseline", "control"):
             make = lambda taut, seed: (
                 Bussi(atoms, inner, TEMPERATURE_K, taut, rng=np.random.default_rng(seed)),
@@ -426,12 +425,8 @@ def main(argv=None):
         dt, r = drift[k]
         lines.append(f"| MTS r-RESPA K={k} | {dt:.1f} outer | {r.slope:+.3f} +/- {r.stderr:.3f} |")
 
-    def shown(path):  # relative to the project root, as the command is run from there
-        path = pathlib.Path(path).resolve()
-        return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-    files = " ".join(shown(runs[k]["path"]) for k in labels_cols)
-    log_files = " ".join(shown(logs[k]) for k in ["baseline", *args.nve_ks])
+    files = " ".join(systems.shown(runs[k]["path"]) for k in labels_cols)
+    log_files = " ".join(systems.shown(logs[k]) for k in ["baseline", *args.nve_ks])
     lines += [
         "",
         "Plots: " + ", ".join(f"`{stem.name}_{kind}.png`" for kind in ("rdf", "vdos", "msd", "drift")) + ".",

@@ -11,6 +11,15 @@ from __future__ import annotations
 import dataclasses
 import pathlib
 
+#: the repository root: the benchmarks are run from there, so reports name paths relative to it
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def shown(path) -> str:
+    """``path`` as a report names it: relative to the repository root when inside it."""
+    path = pathlib.Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
 
 @dataclasses.dataclass(frozen=True)
 class System:

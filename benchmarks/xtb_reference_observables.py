@@ -46,7 +46,6 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 import systems  # noqa: E402
 import xtb_reference  # noqa: E402
@@ -324,12 +323,6 @@ def dump_json(x, depth: int = 0) -> str:
     return json.dumps(x)
 
 
-def shown(path: Path) -> str:
-    """``path`` relative to the project root when inside it (the command runs from there)."""
-    path = Path(path).resolve()
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-
-
 def molecule_counts(atoms) -> dict:
     """Molecules of ``atoms`` by formula, e.g. ``{"H2O": 32}``."""
     from collections import Counter
@@ -345,7 +338,7 @@ def run_info(data: dict, obs: dict, n_blocks: int, command: str, data_dir: Path)
     stored_ps = float(data["time_fs"][-1]) / 1000.0
     return {
         "command": command,
-        "data": shown(data_dir),
+        "data": systems.shown(data_dir),
         "n_chunks": int(xtb_reference.load_state(Path(data_dir) / "state.npz")["n_chunks"]),
         "stored_ps": stored_ps,
         "target_ps": target_ps,
@@ -636,7 +629,7 @@ def main(argv=None) -> int:
     data = xtb_reference.load(args.data)
     obs = compute(data, args.blocks)
     info = run_info(data, obs, args.blocks, command, args.data)
-    info["json"] = shown(args.out.with_suffix(".json"))
+    info["json"] = systems.shown(args.out.with_suffix(".json"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     pngs = [] if args.no_plots else plot(obs, args.out)
     args.out.with_suffix(".json").write_text(dump_json(to_json(info, obs)) + "\n")
