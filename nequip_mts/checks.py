@@ -12,7 +12,8 @@ statistics (about 45 s for the bundled water data) or never:
 - a type name the data does not hold, or a species of the data with no type name;
 - the fast cutoff not smaller than the slow one;
 - per-type energy shifts or a pair potential in the slow part;
-- ``stress: true`` for data without stress.
+- ``stress: true`` for data without stress;
+- data in which only some frames carry a stress (nequip cannot batch them).
 
 The data is scanned by :func:`scan_data`, a line reader for extended XYZ that reads
 only the species column and the comment lines (600 frames of 96 atoms in well under a
@@ -323,6 +324,14 @@ def check_training_config(root, data_file) -> None:
     summary = scan_data(data_file)
     if summary.num_frames == 0:
         raise ConfigError(f"data file {summary.path} holds no frames (`data_file`)")
+
+    if 0 < summary.frames_with_stress < summary.num_frames:
+        # nequip cannot batch frames with and without a stress, whatever the loss asks
+        raise ConfigError(
+            f"only {summary.frames_with_stress} of the {summary.num_frames} frames of {summary.path} "
+            "carry a stress, and nequip cannot batch frames with and without one; label every "
+            "frame with a stress or remove it from all (`data_file`)"
+        )
 
     key, type_names = _type_names_key(root)
     if type_names is not None:

@@ -212,6 +212,19 @@ def test_stress_requested_but_absent_fails_naming_the_key(no_stress_data):
             resolve_data_path(cfg)
 
 
+def test_data_with_stress_on_some_frames_only_fails_naming_the_counts(tmp_path):
+    frames = read(resources.water_data(), index=":3")
+    frames[1].calc.results.pop("stress", None)
+    path = tmp_path / "water_mixed_stress.extxyz"
+    write(path, frames, format="extxyz")
+    for stress in ("auto", "false"):
+        cfg = compose_from_package(
+            "baseline", [f"data_file={path}", "model_type_names=[H,O]", f"stress={stress}"]
+        )
+        with pytest.raises(Exception, match=r"only 2 of the 3 frames .* carry a stress"):
+            resolve_data_path(cfg)
+
+
 def test_nequip_train_stops_within_seconds_naming_the_key(tmp_path):
     """The real hook: ``nequip-train`` itself, start-up included.
 
