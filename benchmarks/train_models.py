@@ -1,6 +1,8 @@
 """Train a bundled system's two models from the shipped configs and package them.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_models.py [--system water] [--only baseline] [--max-epochs N]
+    # on other data (relative path), e.g. the bundled frames plus an active-learning round
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_models.py --system methanol --data-file runs/methanol_al1/methanol_al1_train.extxyz.gz --out-dir runs/methanol_al1
     # at twice the water budget, into runs/ (the bundled models stay as they are)
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/train_models.py --max-epochs 30 --stage1-epochs 8 --out-dir runs/budget_2x
     # keep the state of unfinished trainings (a few hundred kB, no machine paths) ...
@@ -214,6 +216,11 @@ def main(argv=None):
         "instead of runs/ and the bundled nequip_mts/pretrained/",
     )
     parser.add_argument(
+        "--data-file",
+        help="train on this extxyz (a path relative to the repository root, so that the package "
+        "names no machine path) instead of the system's bundled data",
+    )
+    parser.add_argument(
         "--snapshot",
         type=pathlib.Path,
         help="copy the checkpoints of the runs in --out-dir (or runs/) to this folder, paths made "
@@ -232,6 +239,10 @@ def main(argv=None):
     (ROOT / "runs").mkdir(exist_ok=True)
     system = systems.get(args.system)
     extra = [f"max_epochs={args.max_epochs}"] if args.max_epochs else []
+    if args.data_file:
+        if pathlib.Path(args.data_file).is_absolute() or not (ROOT / args.data_file).is_file():
+            raise SystemExit(f"--data-file {args.data_file}: give an existing file relative to {ROOT.name}/")
+        extra.append(f"data_file={args.data_file}")
     for model in [args.only] if args.only else MODELS:
         config, overrides = system.train[model]
         stage1 = (
