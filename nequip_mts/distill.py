@@ -11,9 +11,16 @@ large the outer step can be, not what is sampled.
 
 1. **Data.** The given frames, teacher MD frames at a temperature and distorted frames
    (stretched, compressed and bent bonds, close contacts, rattles; :mod:`nequip_mts.augment`),
-   each labelled with the teacher. Labels cost one teacher evaluation per frame.
+   each labelled with the teacher: energy, forces, and the teacher's *stiffness* along a
+   random probe direction ``v`` (the force change ``dF/de`` at ``x + e v``, from central
+   differences). Labels cost three teacher evaluations per frame.
 2. **Training.** ``nequip-train`` with the shipped ``distill`` config (the fast part of
-   the multiscale template trained alone, ``nequip_mts/configs/distill.yaml``).
+   the multiscale template trained alone, ``nequip_mts/configs/distill.yaml``), on the
+   teacher's forces and its stiffness. Forces alone leave the fast model's error free to
+   vary as fast as the bonds vibrate; that error is the slow force ``full - fast`` of the
+   split, and an outer step resonates with it. Matching the curvature as well keeps
+   ``full - fast`` smooth along the stiff motions (the co-training's slow-stiffness
+   penalty, with the teacher in place of the sum).
 3. **Deploy.** The fast model and the teacher compiled with ``nequip-compile`` (a teacher
    that is already compiled is referenced, not copied), and ``mts_deploy.json`` with
    ``split: full-fast`` and the provenance: the teacher file's hash, the data, the config.
@@ -155,6 +162,9 @@ class DistillSettings:
         Cutoff of the fast model (A); default the config's.
     max_epochs : int, optional
         Default the config's.
+    stiffness_step_A : float
+        Step of the central differences that label the teacher's stiffness (A per unit
+        probe component).
     overrides : list of str
         Further ``nequip-train`` overrides (``key=value``).
     seed : int
@@ -168,6 +178,7 @@ class DistillSettings:
     max_given: Optional[int] = 200
     r_max_fast: Optional[float] = None
     max_epochs: Optional[int] = None
+    stiffness_step_A: float = 0.005
     overrides: list = dataclasses.field(default_factory=list)
     seed: int = 0
 
@@ -180,6 +191,8 @@ class DistillSettings:
             raise InputError(f"--max-given must be at least 1, got {self.max_given}")
         if self.r_max_fast is not None and not self.r_max_fast > 0:
             raise InputError(f"--r-max-fast must be positive (A), got {self.r_max_fast}")
+        if not 0 < self.stiffness_step_A <= 0.05:
+            raise InputError(f"the stiffness step must lie in (0, 0.05] A, got {self.stiffness_step_A}")
         if self.max_epochs is not None and self.max_epochs < 1:
             raise InputError(f"--max-epochs must be at least 1, got {self.max_epochs}")
         for item in self.overrides:
@@ -197,9 +210,41 @@ def _evenly(frames, limit):
     return [frames[i] for i in picks]
 
 
+def stiffness_label(frame, calc, rng, step_A: float):
+    """Add the teacher's stiffness along a random probe to ``frame.arrays``.
+
+    The probe ``v`` has unit-variance Gaussian components (``stiffness_probe``); the
+    response is ``(F(x + h v) - F(x - h v)) / 2h`` (``stiffness_response``, eV/A^2), the
+    force change along ``v``, i.e. ``-H v``. Returns ``None``, or the reason the teacher
+    could not evaluate a displaced geometry.
+    """
+    import numpy as np
+
+    from nequip_mts.nn import STIFFNESS_PROBE_KEY, STIFFNESS_RESPONSE_KEY
+
+    probe = rng.standard_normal((len(frame), 3))
+    work = frame.copy()
+    work.calc = calc
+    forces = []
+    for sign in (1.0, -1.0):
+        work.set_positions(frame.positions + sign * step_A * probe)
+        try:
+            forces.append(np.array(work.get_forces()))
+        except Exception as err:  # noqa: BLE001 - a teacher that fails on a geometry
+            return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:120]}"
+    response = (forces[0] - forces[1]) / (2.0 * step_A)
+    if not np.isfinite(response).all():
+        return "non-finite stiffness"
+    frame.arrays[STIFFNESS_PROBE_KEY] = probe
+    frame.arrays[STIFFNESS_RESPONSE_KEY] = response
+    return None
+
+
 def teacher_dataset(frames, teacher: Teacher, settings: DistillSettings, progress=False, say=print):
     """The training frames: the given ones, teacher MD and distorted frames, all labelled
-    by the teacher. Returns ``(frames, counts)``; ``counts`` per ``config_type``."""
+    by the teacher (energy, forces, stiffness along a probe: :func:`stiffness_label`).
+    Returns ``(frames, counts)``; ``counts`` per ``config_type``."""
+    import numpy as np
     from tqdm.auto import tqdm
 
     from nequip_mts.augment import AugmentSettings, augment, label
@@ -248,7 +293,18 @@ def teacher_dataset(frames, teacher: Teacher, settings: DistillSettings, progres
         lost = sum(made.failed.values())
         if lost:
             say(f"{lost} generated frame(s) the teacher could not evaluate were left out")
-    return out, counts
+    rng = np.random.default_rng(settings.seed + 1)
+    kept = []
+    for frame in tqdm(out, desc="teacher stiffness", unit="frame", disable=not progress):
+        if stiffness_label(frame, calc, rng, settings.stiffness_step_A) is None:
+            kept.append(frame)
+        else:
+            counts[frame.info["config_type"]] -= 1
+    if len(kept) < len(out):
+        say(
+            f"{len(out) - len(kept)} frame(s) whose displaced geometries the teacher could not evaluate were left out"
+        )
+    return kept, counts
 
 
 def _type_names(teacher: Teacher, frames) -> list:

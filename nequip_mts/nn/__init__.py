@@ -1,6 +1,13 @@
 """Torch modules of nequip-mts (packaged into model archives: torch and nequip only)."""
 
-from ._keys import FAST_ENERGY_KEY, FAST_FORCES_KEY, SLOW_ENERGY_KEY, SLOW_FORCES_KEY
+from ._keys import (
+    FAST_ENERGY_KEY,
+    FAST_FORCES_KEY,
+    SLOW_ENERGY_KEY,
+    SLOW_FORCES_KEY,
+    STIFFNESS_PROBE_KEY,
+    STIFFNESS_RESPONSE_KEY,
+)
 from .multiscale import MultiscaleSum, PruneEdges, ZeroInitEnergyGate
 
 __all__ = [
@@ -8,6 +15,8 @@ __all__ = [
     "FAST_FORCES_KEY",
     "SLOW_ENERGY_KEY",
     "SLOW_FORCES_KEY",
+    "STIFFNESS_PROBE_KEY",
+    "STIFFNESS_RESPONSE_KEY",
     "MultiscaleSum",
     "PruneEdges",
     "ZeroInitEnergyGate",

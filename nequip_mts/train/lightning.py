@@ -27,7 +27,25 @@ from ..nn import FAST_ENERGY_KEY, FAST_FORCES_KEY, SLOW_ENERGY_KEY, SLOW_FORCES_
 logger = RankedLogger(__name__, rank_zero_only=True)
 
 
-class _MultiscaleTraining:
+class _DifferentiablePositions:
+    """Makes the batch positions a differentiable leaf shared by model and target in
+    training, for loss terms that differentiate the forces once more (``SlowStiffness``,
+    ``StiffnessMatch``)."""
+
+    def process_target(
+        self, batch: AtomicDataDict.Type, batch_idx: int, dataloader_idx: int = 0
+    ) -> AtomicDataDict.Type:
+        if self.training:
+            # ForceStressOutput differentiates a given leaf and resets requires_grad only on
+            # leaves it switched on itself. nequip's training_step passes this same dict to
+            # forward after this hook, so the entry replaced here is the one the model sees.
+            batch[AtomicDataDict.POSITIONS_KEY] = (
+                batch[AtomicDataDict.POSITIONS_KEY].detach().requires_grad_(True)
+            )
+        return super().process_target(batch, batch_idx, dataloader_idx)
+
+
+class _MultiscaleTraining(_DifferentiablePositions):
     """Stage switch and fast-only stage 1, mixed into nequip's training modules.
 
     nequip's own ``training_step`` and ``on_train_epoch_end`` do the work; this mixin
@@ -38,7 +56,8 @@ class _MultiscaleTraining:
       and resets it. The stage-2 loss stays registered under ``loss`` and the stage-1
       loss under ``stage1_loss``, so checkpoints keep their layout.
     - ``forward`` evaluates only the fast part in stage 1.
-    - ``process_target`` makes the batch positions a differentiable leaf in training.
+    - ``process_target`` makes the batch positions a differentiable leaf in training
+      (``_DifferentiablePositions``).
     - ``on_train_epoch_start`` freezes or thaws the slow part.
     """
 
@@ -136,22 +155,6 @@ class _MultiscaleTraining:
         out[SLOW_FORCES_KEY] = torch.zeros_like(out[AtomicDataDict.FORCE_KEY])
         return out
 
-    # --- target ---
-    def process_target(
-        self, batch: AtomicDataDict.Type, batch_idx: int, dataloader_idx: int = 0
-    ) -> AtomicDataDict.Type:
-        if self.training:
-            # loss terms such as SlowStiffness differentiate the forces once more with
-            # respect to the positions, so model and target must share one positions
-            # leaf that requires grad (ForceStressOutput differentiates a given leaf and
-            # resets requires_grad only on leaves it switched on itself). nequip's
-            # training_step passes this same dict to forward after this hook, so the
-            # entry replaced here is the one the model sees.
-            batch[AtomicDataDict.POSITIONS_KEY] = (
-                batch[AtomicDataDict.POSITIONS_KEY].detach().requires_grad_(True)
-            )
-        return super().process_target(batch, batch_idx, dataloader_idx)
-
 
 class MultiscaleLightningModule(_MultiscaleTraining, NequIPLightningModule):
     """nequip's ``NequIPLightningModule`` with two-stage multiscale co-training.
@@ -172,4 +175,12 @@ class MultiscaleEMALightningModule(_MultiscaleTraining, EMALightningModule):
     """``MultiscaleLightningModule`` with nequip's exponential moving average of weights.
 
     Parameters are those of ``MultiscaleLightningModule`` plus ``ema_decay``.
+    """
+
+
+class DistillLightningModule(_DifferentiablePositions, NequIPLightningModule):
+    """nequip's ``NequIPLightningModule`` for a single model whose loss differentiates its
+    forces once more (the distillation config's ``StiffnessMatch`` term).
+
+    Parameters are those of ``nequip.train.NequIPLightningModule``.
     """

@@ -8,7 +8,7 @@ and ``MeanSquaredError`` a quadratic penalty.
 import torch
 from nequip.data import ABBREV, AtomicDataDict, BaseModifier
 
-from ..nn import SLOW_FORCES_KEY
+from ..nn import SLOW_FORCES_KEY, STIFFNESS_PROBE_KEY, STIFFNESS_RESPONSE_KEY
 
 
 class FieldMagnitude(BaseModifier):
@@ -31,6 +31,15 @@ class FieldMagnitude(BaseModifier):
 
     def __str__(self) -> str:
         return f"{ABBREV.get(self.field, self.field)}_magnitude"
+
+
+def _needs_force_graph(forces, pos, who: str) -> None:
+    if not (torch.is_grad_enabled() and pos.requires_grad and forces.requires_grad):
+        raise RuntimeError(
+            f"{who} needs the autograd graph of the forces with respect to positions: use it "
+            "only in the training `loss` of nequip_mts.train.MultiscaleLightningModule or "
+            "DistillLightningModule (not in val/test metrics)"
+        )
 
 
 class SlowStiffness(BaseModifier):
@@ -60,12 +69,7 @@ class SlowStiffness(BaseModifier):
             raise RuntimeError("SlowStiffness is a loss term and needs (prediction, target)")
         slow_forces = data1[self.field]
         pos = data2[AtomicDataDict.POSITIONS_KEY]
-        if not (torch.is_grad_enabled() and pos.requires_grad and slow_forces.requires_grad):
-            raise RuntimeError(
-                "SlowStiffness needs the autograd graph of the slow forces with respect to "
-                "positions: use it only in the training `loss` of "
-                "nequip_mts.train.MultiscaleLightningModule (not in val/test metrics)"
-            )
+        _needs_force_graph(slow_forces, pos, "SlowStiffness")
         hvps = []
         for _ in range(self.num_probes):
             probe = torch.randn_like(slow_forces)
@@ -76,6 +80,47 @@ class SlowStiffness(BaseModifier):
 
     def __str__(self) -> str:
         return "slow_hvp"
+
+    @property
+    def type(self) -> str:
+        return "node"
+
+
+class StiffnessMatch(BaseModifier):
+    """The model's force change along each frame's stored probe, against the teacher's.
+
+    Distillation data (``nequip-mts distill``) holds, per atom, a probe direction ``v``
+    (``stiffness_probe``) and the teacher's force change along it, ``dF/de`` at
+    ``x + e v`` (``stiffness_response``, from central differences of the teacher's
+    forces). This modifier computes the same for the model being trained,
+    ``d(F . v)/dx`` by double backward (which is ``dF/de`` since the Hessian is
+    symmetric), and pairs the two. A ``MeanSquaredError`` on it asks the fast model to
+    have the teacher's curvature as well as its forces: then ``full - fast``, the slow
+    force of the MTS split, varies little along the stiff bond motions, which is what
+    lets the outer step be long. Units: eV/A^2 (the probe is dimensionless).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(AtomicDataDict.FORCE_KEY)
+
+    def __call__(self, data1, data2=None):
+        if data2 is None:
+            raise RuntimeError("StiffnessMatch is a loss term and needs (prediction, target)")
+        forces = data1[self.field]
+        pos = data2[AtomicDataDict.POSITIONS_KEY]
+        _needs_force_graph(forces, pos, "StiffnessMatch")
+        for key in (STIFFNESS_PROBE_KEY, STIFFNESS_RESPONSE_KEY):
+            if key not in data2:
+                raise KeyError(
+                    f"StiffnessMatch: the data has no `{key}`; make the data with "
+                    "`nequip-mts distill` (it labels the teacher's stiffness along a probe)"
+                )
+        probe = data2[STIFFNESS_PROBE_KEY].to(forces.dtype)
+        (response,) = torch.autograd.grad((forces * probe).sum(), pos, create_graph=True)
+        return response, data2[STIFFNESS_RESPONSE_KEY].to(response.dtype)
+
+    def __str__(self) -> str:
+        return "stiffness"
 
     @property
     def type(self) -> str:
