@@ -1,4 +1,4 @@
-"""The pretrained water models shipped in the package: consistent parts, trained, no short-range hole."""
+"""The pretrained models shipped in the package (water; methanol): consistent parts, trained, no short-range hole."""
 
 import numpy as np
 import pytest
@@ -77,3 +77,45 @@ def test_closing_a_molecule_costs_energy(calculators, frames, model):
         a.calc = calculators[model]
         energies.append(a.get_potential_energy())
     assert energies[1] - energies[0] > 1.0  # eV; GFN1-xTB gives several eV here
+
+
+# --- the second bundled system: methanol (issue 10; after two rounds of active learning) ---
+
+
+@pytest.fixture(scope="module")
+def methanol():
+    from ase.io import read
+
+    from nequip_mts.md import MTSCalculator
+    from nequip_mts.md.providers import saved_model_calculator
+    from nequip_mts.resources import bundled_data
+
+    multiscale = bundled_model("multiscale", "methanol")
+    frames = [a for a in read(bundled_data("methanol"), index=":") if a.info.get("config_type") == "md"]
+    return {
+        "baseline": saved_model_calculator(bundled_model("baseline", "methanol")),
+        "sum": saved_model_calculator(multiscale),
+        "mts": MTSCalculator.from_checkpoint(multiscale),
+        "frames": frames[::50],
+    }
+
+
+def test_methanol_parts_add_up_to_the_packaged_sum(methanol):
+    for atoms in methanol["frames"][:2]:
+        ref = atoms.copy()
+        ref.calc = methanol["sum"]
+        mts = methanol["mts"]
+        e_parts = mts.get_fast_energy(atoms) + mts.get_slow_energy(atoms)
+        f_parts = mts.get_fast_forces(atoms) + mts.get_slow_forces(atoms)
+        assert abs(e_parts - ref.get_potential_energy()) < 1e-3
+        np.testing.assert_allclose(f_parts, ref.get_forces(), atol=1e-4)
+
+
+@pytest.mark.parametrize("model", ["baseline", "sum"])
+def test_methanol_trained_against_gfn1(methanol, model):
+    errors = []
+    for atoms in methanol["frames"]:
+        pred = atoms.copy()
+        pred.calc = methanol[model]
+        errors.append(np.abs(pred.get_forces() - atoms.get_forces()).mean())
+    assert np.mean(errors) < 0.25  # eV/A; an untrained model is off by ~1 eV/A
