@@ -84,8 +84,15 @@ def train_and_package(
     check_finished(ROOT / run_dir)
 
     package = ROOT / package if package else PRETRAINED / f"{name}.nequip.zip"
+    best = best_checkpoint(ROOT / run_dir)
+    print(f"[{name}] best checkpoint: {best.name}", flush=True)
     subprocess.run(
-        [str(bindir / "nequip-package"), "build", f"{run_dir}/best.ckpt", str(package.relative_to(ROOT))],
+        [
+            str(bindir / "nequip-package"),
+            "build",
+            str(best.relative_to(ROOT)),
+            str(package.relative_to(ROOT)),
+        ],
         cwd=ROOT,
         check=True,
         stdout=subprocess.DEVNULL,
@@ -161,6 +168,24 @@ def restore(source: pathlib.Path, name: str, run_dir: str) -> pathlib.Path:
     resumed = ROOT / f"{run_dir}.resume.ckpt"
     torch.save(state, resumed)
     return resumed
+
+
+def best_checkpoint(run_dir: pathlib.Path) -> pathlib.Path:
+    """The checkpoint the run's checkpoint callback holds for its best, from ``last.ckpt``.
+
+    Not always ``best.ckpt``: a run continued from a snapshot of another folder starts
+    its best-model tracking anew beside the copied ``best.ckpt`` and writes its own best
+    as ``best-v1.ckpt``.
+    """
+    import torch
+
+    state = torch.load(run_dir / "last.ckpt", map_location="cpu", weights_only=False)
+    for key, value in state.get("callbacks", {}).items():
+        if key.startswith("ModelCheckpoint") and value.get("best_model_path"):
+            best = run_dir / pathlib.Path(value["best_model_path"]).name
+            if best.is_file():
+                return best
+    return run_dir / "best.ckpt"
 
 
 def check_finished(run_dir: pathlib.Path):
