@@ -18,9 +18,10 @@ large the outer step can be, not what is sampled.
    the multiscale template trained alone, ``nequip_mts/configs/distill.yaml``), on the
    teacher's forces and its stiffness. Forces alone leave the fast model's error free to
    vary as fast as the bonds vibrate; that error is the slow force ``full - fast`` of the
-   split, and an outer step resonates with it. Matching the curvature as well keeps
-   ``full - fast`` smooth along the stiff motions (the co-training's slow-stiffness
-   penalty, with the teacher in place of the sum).
+   split, and an outer step resonates with it. Matching the curvature as well makes
+   ``full - fast`` smoother along the stiff motions (the co-training's slow-stiffness
+   penalty, with the teacher in place of the sum), as far as the fast model can follow
+   the teacher's curvature (``benchmarks/results/distill_water/README.md``).
 3. **Deploy.** The fast model and the teacher compiled with ``nequip-compile`` (a teacher
    that is already compiled is referenced, not copied), and ``mts_deploy.json`` with
    ``split: full-fast`` and the provenance: the teacher file's hash, the data, the config.

@@ -122,6 +122,9 @@ def test_distill_sum_is_the_teacher(tmp_path, trained_multiscale, emt_dataset, c
     )
     data = read(out / "distill_data.extxyz", index=":")
     assert len(data) == sum(counts.values())
+    # every frame carries the teacher's stiffness along its probe, for the loss term
+    assert all(a.arrays["stiffness_response"].shape == (len(a), 3) for a in data)
+    assert all(np.abs(a.arrays["stiffness_probe"]).max() > 0 for a in data)
 
     mts = MTSCalculator.from_deployed(out)
     teacher = saved_model_calculator(checkpoint)
