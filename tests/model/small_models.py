@@ -39,13 +39,29 @@ def nequip_config(r_max, **overrides):
     return cfg
 
 
-def alloy_graph(r_max, seed=0):
-    """A rattled 32-atom Cu/Au fcc box as a nequip data dict with a neighbour list."""
+def alloy_atoms(seed=0, rattle=0.15):
+    """A rattled 32-atom Cu/Au fcc box (ase.Atoms)."""
     atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 2, 2))
     atoms.symbols[[0, 5, 9, 17, 30]] = "Au"
-    atoms.rattle(0.15, seed=seed)
-    data = compute_neighborlist_(from_ase(atoms), r_max=r_max)
+    atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
+def to_graph(atoms, r_max, include_keys=()):
+    """``atoms`` as a nequip data dict with a neighbour list and atom types; with the
+    calculator's energy and forces (float64) when ``atoms`` has one."""
+    data = compute_neighborlist_(from_ase(atoms, include_keys=list(include_keys)), r_max=r_max)
     data[AtomicDataDict.ATOM_TYPE_KEY] = torch.tensor(
         [TYPE_NAMES.index(s) for s in atoms.get_chemical_symbols()], dtype=torch.long
     )
+    if atoms.calc is not None:
+        data[AtomicDataDict.TOTAL_ENERGY_KEY] = torch.tensor(
+            [[atoms.get_potential_energy()]], dtype=torch.float64
+        )
+        data[AtomicDataDict.FORCE_KEY] = torch.tensor(atoms.get_forces(), dtype=torch.float64)
     return data
+
+
+def alloy_graph(r_max, seed=0):
+    """A rattled 32-atom Cu/Au fcc box as a nequip data dict with a neighbour list."""
+    return to_graph(alloy_atoms(seed), r_max)

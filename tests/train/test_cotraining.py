@@ -8,36 +8,25 @@ import numpy as np
 import pytest
 import torch
 from ase.calculators.emt import EMT
-from nequip.data import AtomicDataDict, compute_neighborlist_, from_ase
+from nequip.data import AtomicDataDict
 
 from nequip_mts.manifest import SUM_KEY
 from nequip_mts.nn import SLOW_FORCES_KEY
 from nequip_mts.train import MultiscaleEMALightningModule, MultiscaleLightningModule
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "model"))
-from small_models import TYPE_NAMES, allegro_config  # noqa: E402
+from small_models import TYPE_NAMES, allegro_config, alloy_atoms, to_graph  # noqa: E402
+from training_helpers import fit, force_change  # noqa: E402
 
 R_FAST, R_SLOW = 3.0, 4.5
 
 
 def emt_graphs(num=6):
-    from ase.build import bulk
-
     graphs = []
     for seed in range(num):
-        atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 2, 2))
-        atoms.symbols[[0, 5, 9, 17, 30]] = "Au"
-        atoms.rattle(0.12, seed=seed)
+        atoms = alloy_atoms(seed, rattle=0.12)
         atoms.calc = EMT()
-        data = compute_neighborlist_(from_ase(atoms), r_max=R_SLOW)
-        data[AtomicDataDict.ATOM_TYPE_KEY] = torch.tensor(
-            [TYPE_NAMES.index(s) for s in atoms.get_chemical_symbols()], dtype=torch.long
-        )
-        data[AtomicDataDict.TOTAL_ENERGY_KEY] = torch.tensor(
-            [[atoms.get_potential_energy()]], dtype=torch.float64
-        )
-        data[AtomicDataDict.FORCE_KEY] = torch.tensor(atoms.get_forces(), dtype=torch.float64)
-        graphs.append(data)
+        graphs.append(to_graph(atoms, R_SLOW))
     return graphs
 
 
@@ -71,22 +60,6 @@ def make_module(stage1_epochs, extra_loss=(), seed=3, module_class=MultiscaleLig
         stage1_loss=energy_force,
         loss=dict(energy_force, extra_metrics=list(extra_loss)),
     )
-
-
-def fit(module, epochs, graphs, callbacks=()):
-    lightning.seed_everything(0)
-    loader = torch.utils.data.DataLoader(graphs, batch_size=2, collate_fn=AtomicDataDict.batched_from_list)
-    trainer = lightning.Trainer(
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        callbacks=list(callbacks),
-    )
-    trainer.fit(module, train_dataloaders=loader)
-    return module
 
 
 def snapshot(model):
@@ -172,18 +145,13 @@ def test_stage1_forward_equals_the_full_sum():
         torch.testing.assert_close(fast_only[key], full[key], atol=1e-12, rtol=0)
 
 
-def slow_hvp_norm(slow_model, graphs, h=1e-4):
+def slow_hvp_norm(slow_model, graphs):
     """RMS of H_slow v by central finite differences of the slow forces (independent of autograd)."""
     rng = np.random.default_rng(1)
     norms = []
     for data in graphs:
         probe = torch.tensor(rng.normal(size=data[AtomicDataDict.POSITIONS_KEY].shape))
-        forces = []
-        for sign in (1.0, -1.0):
-            shifted = data.copy()
-            shifted[AtomicDataDict.POSITIONS_KEY] = data[AtomicDataDict.POSITIONS_KEY] + sign * h * probe
-            forces.append(slow_model(shifted)[AtomicDataDict.FORCE_KEY].detach())
-        norms.append(((forces[0] - forces[1]) / (2 * h)).square().mean().sqrt().item())
+        norms.append(force_change(slow_model, data, probe).square().mean().sqrt().item())
     return float(np.mean(norms))
 
 

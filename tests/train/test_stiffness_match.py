@@ -9,13 +9,12 @@ reference: an analytic Hessian, and finite differences of the model's own forces
 import pathlib
 import sys
 
-import lightning
 import numpy as np
 import pytest
 import torch
 from ase import Atoms
 from ase.calculators.emt import EMT
-from nequip.data import AtomicDataDict, compute_neighborlist_, from_ase
+from nequip.data import AtomicDataDict
 
 from nequip_mts.distill import stiffness_label
 from nequip_mts.nn import STIFFNESS_PROBE_KEY, STIFFNESS_RESPONSE_KEY
@@ -23,7 +22,8 @@ from nequip_mts.testing.analytic import HarmonicBonds
 from nequip_mts.train import DistillLightningModule, StiffnessMatch
 
 sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "model"))
-from small_models import TYPE_NAMES, allegro_config  # noqa: E402
+from small_models import TYPE_NAMES, allegro_config, alloy_atoms, to_graph  # noqa: E402
+from training_helpers import fit, force_change  # noqa: E402
 
 R_MAX = 4.0
 
@@ -69,40 +69,20 @@ def _single_model(seed=5):
 
 
 def _emt_graphs(num, step_A=1e-3):
-    from ase.build import bulk
-
     rng = np.random.default_rng(7)
     graphs = []
     for seed in range(num):
-        atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 2, 2))
-        atoms.symbols[[0, 5, 9, 17, 30]] = "Au"
-        atoms.rattle(0.12, seed=seed)
+        atoms = alloy_atoms(seed, rattle=0.12)
         calc = EMT()
         assert stiffness_label(atoms, calc, rng, step_A) is None
         atoms.calc = calc
-        data = compute_neighborlist_(
-            from_ase(atoms, include_keys=[STIFFNESS_PROBE_KEY, STIFFNESS_RESPONSE_KEY]), r_max=R_MAX
-        )
-        data[AtomicDataDict.ATOM_TYPE_KEY] = torch.tensor(
-            [TYPE_NAMES.index(s) for s in atoms.get_chemical_symbols()], dtype=torch.long
-        )
-        data[AtomicDataDict.TOTAL_ENERGY_KEY] = torch.tensor(
-            [[atoms.get_potential_energy()]], dtype=torch.float64
-        )
-        data[AtomicDataDict.FORCE_KEY] = torch.tensor(atoms.get_forces(), dtype=torch.float64)
-        graphs.append(data)
+        graphs.append(to_graph(atoms, R_MAX, include_keys=[STIFFNESS_PROBE_KEY, STIFFNESS_RESPONSE_KEY]))
     return graphs
 
 
-def _fd_response(model, data, h=1e-4):
+def _fd_response(model, data):
     """The model's force change along the graph's probe, by central differences."""
-    probe = data[STIFFNESS_PROBE_KEY]
-    forces = []
-    for sign in (1.0, -1.0):
-        shifted = data.copy()
-        shifted[AtomicDataDict.POSITIONS_KEY] = data[AtomicDataDict.POSITIONS_KEY] + sign * h * probe
-        forces.append(model(shifted)[AtomicDataDict.FORCE_KEY].detach())
-    return (forces[0] - forces[1]) / (2 * h)
+    return force_change(model, data, data[STIFFNESS_PROBE_KEY])
 
 
 def test_stiffness_match_is_the_models_force_change_along_the_probe():
@@ -121,7 +101,6 @@ def test_stiffness_match_is_the_models_force_change_along_the_probe():
 
 
 def _fit(coeff, graphs, epochs=8):
-    lightning.seed_everything(0)
     energy_force = {
         "_target_": "nequip.train.EnergyForceLoss",
         "per_atom_energy": True,
@@ -139,17 +118,7 @@ def _fit(coeff, graphs, epochs=8):
         optimizer={"_target_": "torch.optim.Adam", "lr": 0.02},
         loss=dict(energy_force, extra_metrics=[stiffness]),
     )
-    loader = torch.utils.data.DataLoader(graphs, batch_size=2, collate_fn=AtomicDataDict.batched_from_list)
-    trainer = lightning.Trainer(
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
-    trainer.fit(module, train_dataloaders=loader)
-    return module.model["sole_model"].eval()
+    return fit(module, epochs, graphs).model["sole_model"].eval()
 
 
 def test_stiffness_term_teaches_the_teachers_curvature():
