@@ -42,7 +42,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from nequip_mts.errors import InputError
+from nequip_mts.errors import InputError, first_line
 
 __all__ = [
     "DISTORTION_KINDS",
@@ -566,7 +566,7 @@ def label(atoms, calc):
         if work.pbc.all() and "stress" in getattr(calc, "implemented_properties", ()):
             results["stress"] = np.array(work.get_stress())
     except Exception as err:  # noqa: BLE001 - an SCF that fails on an extreme geometry
-        detail = (str(err).strip().splitlines() or [""])[0][:120]
+        detail = first_line(err, 120)
         return None, f"{type(err).__name__}: {detail}"
     if not all(np.isfinite(v).all() for v in results.values()):
         return None, "non-finite label"
@@ -772,7 +772,7 @@ def _hot_md(inputs, settings, make_calculator, result, bar):
             try:
                 dyn.run(settings.hot_md_stride)
             except Exception as err:  # noqa: BLE001 - the SCF of a hot geometry failed
-                detail = (str(err).strip().splitlines() or [""])[0][:120]
+                detail = first_line(err, 120)
                 for _ in range(size - n):
                     _failed(
                         result,

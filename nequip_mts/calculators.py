@@ -25,7 +25,7 @@ import importlib
 import json
 from typing import Any, Callable, Optional
 
-from nequip_mts.errors import InputError
+from nequip_mts.errors import InputError, first_line
 
 __all__ = [
     "NONE",
@@ -134,7 +134,7 @@ def calculator_factory(spec: str, kwargs: Optional[dict] = None) -> Optional[Cal
     except InputError:
         raise
     except Exception as err:  # noqa: BLE001 - a constructor's complaint about its arguments
-        detail = (str(err).strip().splitlines() or [""])[0][:160]
+        detail = first_line(err)
         raise InputError(
             f"--calculator {spec}: cannot build it with --calc-kwargs {json.dumps(kwargs)} "
             f"({type(err).__name__}: {detail})"

@@ -40,7 +40,7 @@ import sys
 import time
 from typing import Callable, Optional
 
-from nequip_mts.errors import InputError
+from nequip_mts.errors import InputError, first_line
 from nequip_mts.files import sha256_file
 from nequip_mts.manifest import FAST, FULL, FULL_MINUS_FAST, SUM_KEY, part_filename, write_manifest
 
@@ -232,7 +232,7 @@ def stiffness_label(frame, calc, rng, step_A: float):
         try:
             forces.append(np.array(work.get_forces()))
         except Exception as err:  # noqa: BLE001 - a teacher that fails on a geometry
-            return f"{type(err).__name__}: {(str(err).strip().splitlines() or [''])[0][:120]}"
+            return f"{type(err).__name__}: {first_line(err, 120)}"
     response = (forces[0] - forces[1]) / (2.0 * step_A)
     if not np.isfinite(response).all():
         return "non-finite stiffness"

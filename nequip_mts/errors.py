@@ -28,6 +28,12 @@ class InputError(ValueError):
     """Bad input: the message names the problem and the fix."""
 
 
+def first_line(err: BaseException, limit: int = 160) -> str:
+    """The first line of an exception's message, at most ``limit`` characters, for a
+    one-line report (a traceback's message can run over many lines)."""
+    return (str(err).strip().splitlines() or [""])[0][:limit]
+
+
 class BuildError(RuntimeError):
     """A build step failed (e.g. compiling the LAMMPS plugin); the message says why."""
 
@@ -127,7 +133,7 @@ def reading_model(path, what="a model file", fix=""):
     except (InputError, OSError):
         raise
     except _UNREADABLE as err:
-        detail = (str(err).strip().splitlines() or [""])[0][:160]
+        detail = first_line(err)
         msg = f"cannot read {path} as {what} ({type(err).__name__}: {detail})"
         raise InputError(msg + (f"; {fix}" if fix else "")) from None
 

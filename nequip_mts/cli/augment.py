@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from nequip_mts.errors import InputError
+from nequip_mts.errors import InputError, first_line
 from nequip_mts.files import sha256_file
 
 PROVENANCE_SUFFIX = ".provenance.json"
@@ -198,7 +198,7 @@ def read_frames(path):
     try:
         frames = ase.io.read(path, index=":")
     except Exception as err:  # noqa: BLE001 - a parser's error on a later frame
-        detail = (str(err).strip().splitlines() or [""])[0][:160]
+        detail = first_line(err)
         raise InputError(f"cannot read every frame of {path}: {type(err).__name__}: {detail}") from None
     for k, frame in enumerate(frames):
         if len(frame) == 0 or not np.isfinite(frame.positions).all():

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from nequip_mts.errors import InputError
+from nequip_mts.errors import InputError, first_line
 
 # Typical stretch wavenumbers (cm^-1) of bonds between two elements, gas-phase or
 # liquid fundamentals rounded up (the faster end of each range): H2 4160, HF 3960,
@@ -106,7 +106,7 @@ def read_structure(path, index="-1", what="structure"):
             f"(use 0..{n - 1} or -{n}..-1)"
         ) from None
     except Exception as err:  # noqa: BLE001 - a parser's error on a file it cannot read
-        detail = (str(err).strip().splitlines() or [""])[0][:160]
+        detail = first_line(err)
         raise InputError(f"cannot read the {what} {path}: {type(err).__name__}: {detail}") from None
     if isinstance(atoms, list):  # a format that ignores the index
         atoms = atoms[i]
