@@ -123,6 +123,13 @@ def main(argv=None):
     parser.add_argument("--replicate", type=int, nargs=3, default=[1, 1, 1], help="box repetitions")
     parser.add_argument("--control", action="store_true", help="also run the multiscale sum at 0.5 fs")
     parser.add_argument(
+        "--seed",
+        type=int,
+        help="independent replica: each run draws its own starting velocities and thermostat noise "
+        "from (seed, run). Without it every run starts from the same velocities (seed 0) and "
+        "thermostat seeds 1 and 2, so that baseline, MTS and control share their start",
+    )
+    parser.add_argument(
         "--out",
         type=pathlib.Path,
         help="report stem: <out>.md and <out>_*.png (default benchmarks/results/md_physics for "
@@ -192,19 +199,26 @@ def main(argv=None):
         atoms = start_atoms.copy()
         atoms.calc = calcs[calc_kinds[label]]
         if label in ("baseline", "control"):
-            make = lambda taut, seed: (
-                Bussi(atoms, inner, TEMPERATURE_K, taut, rng=np.random.default_rng(seed)),
+            make = lambda taut, rng: (
+                Bussi(atoms, inner, TEMPERATURE_K, taut, rng=rng),
                 INNER_FS,
             )  # noqa: E731
         else:
-            make = lambda taut, seed: (
-                BussiRESPA(atoms, inner * K_NVT, K_NVT, temperature_K=TEMPERATURE_K, taut=taut, rng=seed),
+            make = lambda taut, rng: (
+                BussiRESPA(atoms, inner * K_NVT, K_NVT, temperature_K=TEMPERATURE_K, taut=taut, rng=rng),
                 INNER_FS * K_NVT,
             )  # noqa: E731
-        dyn, step_fs = make(taut_eq, 1)
+        if args.seed is None:
+            eq_rng, prod_rng = np.random.default_rng(1), np.random.default_rng(2)
+        else:  # an independent replica: own velocities and thermostat noise per (seed, run)
+            stream = np.random.SeedSequence([args.seed, ("baseline", "MTS", "control").index(label)])
+            v_rng, eq_rng, prod_rng = (np.random.default_rng(s) for s in stream.spawn(3))
+            thermalize_momenta(atoms, temperature_K=TEMPERATURE_K, rng=v_rng)
+            Stationary(atoms)
+        dyn, step_fs = make(taut_eq, eq_rng)
         run_collect(dyn, atoms, args.equilibration_ps * 1000, step_fs, 1e9, f"{label} equilibration")
         equilibrated = atoms.copy()
-        dyn, step_fs = make(taut_prod, 2)
+        dyn, step_fs = make(taut_prod, prod_rng)
         frames, wall = run_collect(
             dyn, atoms, args.production_ps * 1000, step_fs, FRAME_FS, f"{label} NVT production"
         )

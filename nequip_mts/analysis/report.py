@@ -7,6 +7,8 @@ takes its numbers from, so both give the same numbers for the same frames.
   ``md_time_fs``; see :mod:`.frames`).
 * :func:`compare_runs` compares two analysed runs, each RDF difference beside
   the sampling noise of the two runs (from block halves).
+* :func:`nequip_mts.analysis.replicas.compare_replicas` compares two setups run
+  several times each (replicas), against the scatter between their own replicas.
 * :func:`analyze_log` fits the conserved-energy drift of an ``MTSLogger`` or
   ASE ``MDLogger`` log.
 * :func:`report_markdown`, :func:`report_json` and :func:`write_report` write
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from os import PathLike
@@ -32,6 +34,7 @@ from .drift import DriftResult, MDLog, drift_from_md_log, read_md_log
 from .frames import TIME_KEY, discard_equilibration, frame_times_fs, load_frames, regular_frames
 from .molecules import BOND_SCALE, find_molecules, parse_selector
 from .rdf import RDFHalves, element_pairs, first_peak, rdf_halves
+from .replicas import ALPHA, ReplicaComparison, compare_replicas
 from .vdos import C_CM_PER_FS, band_peak, spectral_distance, vdos_from_frames
 
 #: without --band, the VDOS table gives the highest peak above this wavenumber (cm^-1),
@@ -432,8 +435,13 @@ def report_markdown(
     options: AnalysisOptions | None = None,
     command: str | None = None,
     plots: Sequence[str] = (),
+    replicas: Sequence[ReplicaComparison] = (),
 ) -> str:
-    """The markdown report of analysed runs and logs (units in every header)."""
+    """The markdown report of analysed runs and logs (units in every header).
+
+    With ``replicas`` the report compares setups by their replicas instead of every
+    pair of runs.
+    """
     options = AnalysisOptions() if options is None else options
     lines = ["# MD analysis", ""]
     if command:
@@ -457,9 +465,14 @@ def report_markdown(
                 f"{run.spacing_fs:g} | {run.t_start_ps:.4g} - {run.t_end_ps:.4g} | "
                 f"{_f(run.mean_temperature_K, '.1f')} |"
             )
+        pairwise = not replicas
         lines += (
-            _rdf_section(runs, options) + _vdos_section(runs, options) + _diffusion_section(runs, options)
+            _rdf_section(runs, options, pairwise)
+            + _vdos_section(runs, options)
+            + _diffusion_section(runs, options, pairwise)
         )
+        for rep in replicas:
+            lines += _replica_section(rep, options)
     if logs:
         lines += [
             "",
@@ -487,7 +500,7 @@ def report_markdown(
     return "\n".join(lines) + "\n"
 
 
-def _rdf_section(runs, options):
+def _rdf_section(runs, options, pairwise=True):
     rmin = options.compare_rmin
     keys = list(runs[0].rdf.g)
     desc = (
@@ -531,7 +544,7 @@ def _rdf_section(runs, options):
         lines.append(f"| g_{key} | " + " | ".join(cells) + " |")
     if rmin is not None:
         lines += ["", f"First peaks are searched for r > {rmin:g} A."]
-    comps = [compare_runs(a, b, rmin) for a, b in combinations(runs, 2)]
+    comps = [compare_runs(a, b, rmin) for a, b in combinations(runs, 2)] if pairwise else []
     if comps:
         lines += ["", "max |dg| between runs, beside its sampling noise:", ""]
         sub = "all r" + (f" / r > {rmin:g} A" if rmin is not None else "")
@@ -598,7 +611,7 @@ def _vdos_section(runs, options):
     return lines
 
 
-def _diffusion_section(runs, options):
+def _diffusion_section(runs, options, pairwise=True):
     groups = []
     for run in runs:
         groups += [g for g in run.diffusion if g not in groups]
@@ -632,7 +645,7 @@ def _diffusion_section(runs, options):
             + ", ".join(f"{a:g} - {b:g}" for a, b in sorted(windows))
             + " |"
         )
-    comps = [compare_runs(a, b) for a, b in combinations(runs, 2)]
+    comps = [compare_runs(a, b) for a, b in combinations(runs, 2)] if pairwise else []
     if comps:
         lines += [
             "",
@@ -648,8 +661,92 @@ def _diffusion_section(runs, options):
     return lines
 
 
+def _range(values) -> str:
+    return f"{np.mean(values):.3f} ({np.min(values):.3f}-{np.max(values):.3f})"
+
+
+def _replica_section(rep: ReplicaComparison, options) -> list[str]:
+    rmin = options.compare_rmin
+    where = "all r" if rmin is None else f"r > {rmin:g} A"
+    lines = [
+        "",
+        f"## Replicas: {rep.b} against {rep.a}",
+        "",
+        f"{rep.n_a} runs of {rep.a} and {rep.n_b} of {rep.b}, each with its own starting velocities "
+        f"and thermostat noise. RDFs ({where}): max |dg| for every pair of runs. Pairs within a "
+        "setup measure the sampling noise directly (the difference between two independent runs "
+        "of this length); pairs across the setups add any difference between the setups. Replica "
+        "means: max |dg| between the RDFs averaged over each setup's runs. p: the fraction of the "
+        f"{rep.n_splits} ways of splitting the pooled runs into groups of these sizes whose "
+        f"statistic is at least the observed one (permutation test; the smallest p these runs allow "
+        f"is {rep.smallest_p:.3f}). Within the noise when both p >= {ALPHA:g}.",
+        "",
+        f"| pair | within {rep.a}: max abs dg, mean (range) | within {rep.b} | across | across / within "
+        f"| p (pairwise) | replica means: max abs dg | sampling alone, 95th percentile | p (means) "
+        "| within the noise |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key in rep.keys:
+        lines.append(
+            f"| g_{key} | {_range(rep.within_a[key])} | {_range(rep.within_b[key])} | "
+            f"{_range(rep.across[key])} | {np.mean(rep.across[key]) / rep.noise(key):.2f} | "
+            f"{rep.p_pairwise[key]:.3f} | {rep.mean_diff[key]:.3f} | {rep.mean_diff_null95[key]:.3f} | "
+            f"{rep.p_mean[key]:.3f} | {'yes' if rep.within_noise(key) else 'no'} |"
+        )
+    rows = []
+    if rep.temperature_K:
+        (ma, sa), (mb, sb) = rep.temperature_K[rep.a], rep.temperature_K[rep.b]
+        err = float(np.hypot(sa, sb))
+        rows.append(
+            f"| mean T (K) | {ma:.1f} +/- {sa:.1f} | {mb:.1f} +/- {sb:.1f} | "
+            f"{mb - ma:+.1f} ({abs(mb - ma) / err:.1f} sigma) |"
+        )
+    for group in sorted(rep.diffusion):
+        (ma, sa), (mb, sb) = rep.diffusion[group][rep.a], rep.diffusion[group][rep.b]
+        rows.append(
+            f"| D of {group} (1e-5 cm^2/s) | {ma:.2f} +/- {sa:.2f} | {mb:.2f} +/- {sb:.2f} | "
+            f"{mb - ma:+.2f} ({rep.diffusion_sigma(group):.1f} sigma) |"
+        )
+    if rows:
+        lines += [
+            "",
+            "Replica means with the standard error from their scatter:",
+            "",
+            f"| quantity | {rep.a} | {rep.b} | {rep.b} - {rep.a} |",
+            "|---|---|---|---|",
+            *rows,
+        ]
+    return lines
+
+
+def replica_json(rep: ReplicaComparison) -> dict:
+    """One replica comparison as JSON-ready data."""
+    return {
+        "a": rep.a,
+        "b": rep.b,
+        "n_a": rep.n_a,
+        "n_b": rep.n_b,
+        "n_splits": rep.n_splits,
+        "rdf_within_a": rep.within_a,
+        "rdf_within_b": rep.within_b,
+        "rdf_across": rep.across,
+        "rdf_noise": {k: rep.noise(k) for k in rep.keys},
+        "p_pairwise": rep.p_pairwise,
+        "rdf_replica_means_max_abs_diff": rep.mean_diff,
+        "rdf_replica_means_null95": rep.mean_diff_null95,
+        "p_means": rep.p_mean,
+        "within_noise": {k: rep.within_noise(k) for k in rep.keys},
+        "mean_temperature_K": rep.temperature_K,
+        "diffusion_1e-5cm2_s": rep.diffusion,
+        "diffusion_diff_sigma": {g: rep.diffusion_sigma(g) for g in rep.diffusion},
+    }
+
+
 def report_json(
-    runs: Sequence[RunAnalysis], logs: Sequence[LogAnalysis] = (), options: AnalysisOptions | None = None
+    runs: Sequence[RunAnalysis],
+    logs: Sequence[LogAnalysis] = (),
+    options: AnalysisOptions | None = None,
+    replicas: Sequence[ReplicaComparison] = (),
 ) -> dict:
     """The report's numbers as plain JSON-ready data (units in the key names)."""
     options = AnalysisOptions() if options is None else options
@@ -658,7 +755,7 @@ def report_json(
     def band_key(band):
         return f"{band[0]:g}-{band[1]:g}"
 
-    out = {"runs": {}, "comparisons": [], "logs": {}}
+    out = {"runs": {}, "comparisons": [], "logs": {}, "replicas": [replica_json(r) for r in replicas]}
     for run in runs:
         entry = {
             "source": run.source,
@@ -681,7 +778,7 @@ def report_json(
             "notes": run.notes,
         }
         out["runs"][run.label] = entry
-    for a, b in combinations(runs, 2):
+    for a, b in combinations(runs, 2) if not replicas else ():  # replicas replace the pairs
         c = compare_runs(a, b, rmin)
         out["comparisons"].append(
             {
@@ -720,8 +817,14 @@ def write_report(
     command: str | None = None,
     overwrite: bool = False,
     plots: bool = True,
+    groups: Mapping[str, Sequence[int]] | None = None,
 ) -> list[Path]:
     """Write ``report.md``, ``results.json`` and the PNGs into ``outdir``; return the paths.
+
+    ``groups`` (setup label -> indices into ``runs``, at least 2 each) marks runs as
+    replicas of one setup: every two setups are compared by
+    :func:`~nequip_mts.analysis.replicas.compare_replicas`, and the RDF and VDOS plots
+    show each setup's replica mean.
 
     Raises ValueError, before writing anything, if a result file exists and
     ``overwrite`` is false, or if plots are asked for without matplotlib.
@@ -739,23 +842,35 @@ def write_report(
                 "plots need matplotlib: pip install 'nequip-mts[analysis]', or pass --no-plots"
             ) from None
         from . import plots as plotting
+    replicas = []
+    if groups:
+        members = {label: [runs[i] for i in idx] for label, idx in groups.items()}
+        replicas = [
+            compare_replicas(members[a], members[b], a, b, rmin=options.compare_rmin or 0.0)
+            for a, b in combinations(members, 2)
+        ]
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
     pngs = []
     if plots:
         if runs:
-            plotting.plot_rdfs({run.label: (run.rdf.r, run.rdf.g) for run in runs}, outdir / "rdf.png")
-            pngs.append("rdf.png")
+            rdfs = {run.label: (run.rdf.r, run.rdf.g) for run in runs}
             vd = {run.label: run.vdos for run in runs if run.vdos is not None}
+            if groups:  # one curve per setup: the mean of its replicas
+                rdfs = {f"{label} (mean of {len(m)})": _mean_rdf(m) for label, m in members.items()}
+                vd = {f"{label} (mean of {len(m)})": _mean_vdos(m) for label, m in members.items()}
+                vd = {k: v for k, v in vd.items() if v is not None}
+            plotting.plot_rdfs(rdfs, outdir / "rdf.png")
+            pngs.append("rdf.png")
             if vd:
                 top = max(float(w[-1]) for w, _ in vd.values())
                 plotting.plot_vdos(vd, outdir / "vdos.png", xlim=(0.0, min(4500.0, top)))
                 pngs.append("vdos.png")
             curves = {f"{run.label} {g}": (d.t_ps, d.msd) for run in runs for g, d in run.diffusion.items()}
+            fits = {f"{run.label} {g}": (d.D, d.window_ps) for run in runs for g, d in run.diffusion.items()}
+            if groups:  # the replica mean of each setup's MSD, without fits
+                curves, fits = _mean_msds(members), None
             if curves:
-                fits = {
-                    f"{run.label} {g}": (d.D, d.window_ps) for run in runs for g, d in run.diffusion.items()
-                }
                 plotting.plot_msd(curves, outdir / "msd.png", fits=fits)
                 pngs.append("msd.png")
         if logs:
@@ -765,11 +880,37 @@ def write_report(
             )
             pngs.append("drift.png")
     written += [outdir / p for p in pngs]
-    (outdir / "report.md").write_text(report_markdown(runs, logs, options, command, pngs))
+    (outdir / "report.md").write_text(report_markdown(runs, logs, options, command, pngs, replicas))
     (outdir / "results.json").write_text(
-        json.dumps(report_json(runs, logs, options), indent=2, default=_json_default) + "\n"
+        json.dumps(report_json(runs, logs, options, replicas), indent=2, default=_json_default) + "\n"
     )
     return [outdir / "report.md", outdir / "results.json", *written]
+
+
+def _mean_rdf(runs):
+    return runs[0].rdf.r, {k: np.mean([run.rdf.g[k] for run in runs], axis=0) for k in runs[0].rdf.g}
+
+
+def _mean_vdos(runs):
+    """Mean spectrum of runs on one wavenumber grid; None when a run has none or the grids differ."""
+    if any(run.vdos is None for run in runs):
+        return None
+    w = runs[0].vdos[0]
+    if any(run.vdos[0].shape != w.shape or not np.allclose(run.vdos[0], w) for run in runs):
+        return None
+    return w, np.mean([run.vdos[1] for run in runs], axis=0)
+
+
+def _mean_msds(members):
+    """Setup and group -> replica-mean MSD curve, where the runs share one time grid."""
+    out = {}
+    for label, runs in members.items():
+        for g in set.intersection(*(set(run.diffusion) for run in runs)):
+            t = runs[0].diffusion[g].t_ps
+            if all(run.diffusion[g].t_ps.shape == t.shape for run in runs):
+                msd = np.mean([run.diffusion[g].msd for run in runs], axis=0)
+                out[f"{label} {g} (mean of {len(runs)})"] = (t, msd)
+    return out
 
 
 def _json_default(x):

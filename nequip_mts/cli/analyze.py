@@ -8,7 +8,14 @@ Example::
 Reads trajectories written by ``nequip-mts md`` (any file ``ase.io.read`` reads:
 ``.traj``, extxyz); the time axis comes from the frames' ``md_time_fs``. With
 several trajectories the report compares them, each RDF difference beside its
-sampling noise from block halves. Logs (``MTSLogger`` of ``nequip-mts md``, or
+sampling noise from block halves. Runs given one label are replicas of one setup
+(independent starts of the same model and integrator): the report then compares
+the setups against the scatter between their own replicas, a direct measure of
+the noise (``nequip_mts.analysis.replicas``), for example
+
+    nequip-mts analyze mts_*.extxyz control_*.extxyz --labels MTS MTS MTS MTS control control control control
+
+Logs (``MTSLogger`` of ``nequip-mts md``, or
 ASE ``MDLogger``) give the conserved-energy drift.
 """
 
@@ -47,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--labels",
         nargs="+",
         metavar="LABEL",
-        help="names of the runs in the report (default: the file names)",
+        help="names of the runs in the report (default: the file names); runs given the same "
+        "name are replicas of one setup, compared as a group (at least 2 per name)",
     )
     parser.add_argument(
         "--log",
@@ -174,6 +182,27 @@ def options_from_args(args):
     return options
 
 
+def replica_groups(labels: list[str]) -> dict[str, list[int]] | None:
+    """Setup label -> run indices when labels repeat (replicas), else None.
+
+    Raises ValueError when some labels repeat and others do not, since a setup needs
+    at least 2 replicas to measure its noise.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        groups.setdefault(label, []).append(i)
+    if len(groups) == len(labels):
+        return None
+    single = [label for label, idx in groups.items() if len(idx) < 2]
+    if single or len(groups) < 2:
+        raise ValueError(
+            f"--labels {' '.join(labels)}: repeated labels mark replicas, and every setup needs at "
+            f"least 2 runs{' (' + ', '.join(single) + ' has 1)' if single else ''} and there must be "
+            "2 setups or more; give each setup's runs one label, or every run its own"
+        )
+    return groups
+
+
 def _command_line():
     """``nequip-mts analyze ...`` as typed, when this process is that command; else None."""
     argv = sys.argv[1:]
@@ -209,8 +238,11 @@ def run(args):
             "give one label per trajectory"
         )
     labels = list(args.labels) if args.labels is not None else unique_labels(args.trajectories)
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"--labels repeat a name ({labels}); give each run its own label")
+    groups = replica_groups(labels)
+    if groups:  # replicas: number the runs of each setup
+        for label, idx in groups.items():
+            for n, i in enumerate(idx, 1):
+                labels[i] = f"{label} {n}"
     # refuse early, before the (possibly long) analysis
     from nequip_mts.analysis.report import REPORT_FILES
 
@@ -247,6 +279,7 @@ def run(args):
         command=_command_line(),
         overwrite=args.overwrite,
         plots=not args.no_plots,
+        groups=groups,
     )
     print((args.output / "report.md").read_text())
     print("wrote " + ", ".join(str(p) for p in written))
