@@ -61,6 +61,42 @@ def plot_rdfs(
     _save(fig, path)
 
 
+def plot_rdf_differences(
+    r: np.ndarray,
+    diffs: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    path: str | PathLike,
+    title: str = "",
+    rmin: float = 0.0,
+) -> None:
+    """One panel per pair: a difference of RDFs against r, inside a band of its noise.
+
+    Parameters
+    ----------
+    r : ndarray
+        Bin centres in Å.
+    diffs : {pair: (dg, band)}
+        The difference per bin and the half-width of the band drawn around zero
+        (e.g. two standard errors).
+    path : str or PathLike
+        PNG to write.
+    title : str
+        Prefix of each panel's title (e.g. ``"MTS - control"``).
+    rmin : float
+        Draw only r >= rmin (Å).
+    """
+    sel = r >= rmin
+    fig, axes = _figure(len(diffs))
+    for ax, (key, (dg, band)) in zip(axes, diffs.items()):
+        ax.fill_between(r[sel], -band[sel], band[sel], color="0.85", label="2 standard errors")
+        ax.plot(r[sel], dg[sel], lw=1.2, label="difference of the replica means")
+        ax.axhline(0.0, color="0.6", lw=0.6, ls=":")
+        ax.set_xlabel("r (Å)")
+        ax.set_ylabel("Δg(r)")
+        ax.set_title(f"{title} {key}".strip())
+    axes[0].legend(fontsize=8)
+    _save(fig, path)
+
+
 def plot_vdos(
     curves: Mapping[str, tuple[np.ndarray, np.ndarray]],
     path: str | PathLike,

@@ -101,6 +101,10 @@ class ReplicaComparison:
         the means that sampling alone reaches once in 20.
     n_splits : int
         Label splits the p-values come from (the observed one included).
+    r : ndarray
+        Bin centres (Å) of the RDFs.
+    diff_curve, se_curve : dict of str -> ndarray
+        mean_b(r) - mean_a(r) per bin, and its standard error from the replica scatter.
     temperature_K : dict of str -> (mean, standard error)
     diffusion : dict of str -> dict of str -> (mean, standard error)
         Group -> setup label -> D in 10^-5 cm^2/s.
@@ -118,6 +122,9 @@ class ReplicaComparison:
     mean_diff: dict[str, float]
     mean_diff_null95: dict[str, float]
     n_splits: int
+    r: np.ndarray | None = None
+    diff_curve: dict[str, np.ndarray] = field(default_factory=dict)
+    se_curve: dict[str, np.ndarray] = field(default_factory=dict)
     temperature_K: dict[str, tuple[float, float]] = field(default_factory=dict)
     diffusion: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
 
@@ -202,8 +209,13 @@ def compare_replicas(
         null95[key] = float(np.percentile(mean_stat, 95))
 
     out = ReplicaComparison(
-        a, b, n_a, n_b, within_a, within_b, across, p_pair, p_mean, mean_diff, null95, len(splits)
+        a, b, n_a, n_b, within_a, within_b, across, p_pair, p_mean, mean_diff, null95, len(splits), r
     )
+    for key in diffs:
+        ga = np.stack([run.rdf.g[key] for run in runs_a])
+        gb = np.stack([run.rdf.g[key] for run in runs_b])
+        out.diff_curve[key] = gb.mean(0) - ga.mean(0)
+        out.se_curve[key] = np.sqrt(ga.var(0, ddof=1) / n_a + gb.var(0, ddof=1) / n_b)
     if all(run.mean_temperature_K is not None for run in pooled):
         out.temperature_K = {
             a: _mean_se([run.mean_temperature_K for run in runs_a]),

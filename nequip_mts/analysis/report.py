@@ -41,7 +41,15 @@ from .vdos import C_CM_PER_FS, band_peak, spectral_distance, vdos_from_frames
 #: past the diffusive low-frequency part of a liquid
 TOP_PEAK_FROM_CM1 = 500.0
 #: files that :func:`write_report` may write into the output directory
-REPORT_FILES = ("report.md", "results.json", "rdf.png", "vdos.png", "msd.png", "drift.png")
+REPORT_FILES = (
+    "report.md",
+    "results.json",
+    "rdf.png",
+    "rdf_replicas.png",
+    "vdos.png",
+    "msd.png",
+    "drift.png",
+)
 
 
 @dataclass
@@ -832,6 +840,7 @@ def write_report(
     options = AnalysisOptions() if options is None else options
     outdir = Path(outdir)
     existing = [outdir / name for name in REPORT_FILES if (outdir / name).exists()]
+    existing += sorted(outdir.glob("rdf_replicas_*.png"))
     if existing and not overwrite:
         raise ValueError(f"{existing[0]} exists; pass --overwrite or choose another --output directory")
     if plots:
@@ -862,6 +871,16 @@ def write_report(
                 vd = {k: v for k, v in vd.items() if v is not None}
             plotting.plot_rdfs(rdfs, outdir / "rdf.png")
             pngs.append("rdf.png")
+            for k, rep in enumerate(replicas):
+                name = "rdf_replicas.png" if len(replicas) == 1 else f"rdf_replicas_{k + 1}.png"
+                plotting.plot_rdf_differences(
+                    rep.r,
+                    {key: (rep.diff_curve[key], 2 * rep.se_curve[key]) for key in rep.keys},
+                    outdir / name,
+                    title=f"{rep.b} - {rep.a}",
+                    rmin=options.compare_rmin or 0.0,
+                )
+                pngs.append(name)
             if vd:
                 top = max(float(w[-1]) for w, _ in vd.values())
                 plotting.plot_vdos(vd, outdir / "vdos.png", xlim=(0.0, min(4500.0, top)))

@@ -72,6 +72,11 @@ def test_a_shift_far_beyond_the_noise_is_found_and_reported_by_the_smallest_p():
     d_a = [run.diffusion["O"].D_cgs for run in a]
     assert rep.diffusion["O"]["single"] == pytest.approx((np.mean(d_a), np.std(d_a, ddof=1) / 2))
     assert rep.diffusion_sigma("O") > 3
+    # the difference curve of the plot and its standard error, per bin
+    ga, gb = (np.stack([run.rdf.g["OO"] for run in runs]) for runs in (a, b))
+    assert rep.diff_curve["OO"] == pytest.approx(gb.mean(0) - ga.mean(0))
+    expect_se = np.sqrt(ga.var(0, ddof=1) / 4 + gb.var(0, ddof=1) / 4)
+    assert rep.se_curve["OO"] == pytest.approx(expect_se)
 
 
 def test_false_alarm_rate_when_both_setups_sample_one_distribution():
@@ -128,7 +133,7 @@ def test_analyze_with_repeated_labels_compares_the_setups_by_their_replicas(tmp_
     assert rep["within_noise"]["HH"] is True
     report = (out / "report.md").read_text()
     assert "## Replicas: lattice against gas" in report
-    assert (out / "rdf.png").exists()
+    assert (out / "rdf.png").exists() and (out / "rdf_replicas.png").exists()
 
 
 def test_analyze_refuses_a_setup_with_one_replica(tmp_path):
