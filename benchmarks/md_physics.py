@@ -123,6 +123,14 @@ def main(argv=None):
     parser.add_argument("--replicate", type=int, nargs=3, default=[1, 1, 1], help="box repetitions")
     parser.add_argument("--control", action="store_true", help="also run the multiscale sum at 0.5 fs")
     parser.add_argument(
+        "--thermostat",
+        choices=("bussi", "langevin"),
+        default="bussi",
+        help="NVT thermostat of every run (default bussi, a global velocity rescaling); "
+        "langevin: BAOAB (ASE's LangevinBAOAB single-step, LangevinRESPA with its friction at "
+        "every inner step), friction 1/taut, per atom",
+    )
+    parser.add_argument(
         "--seed",
         type=int,
         help="independent replica: each run draws its own starting velocities and thermostat noise "
@@ -170,11 +178,12 @@ def main(argv=None):
     from ase import units
     from ase.io import read, write
     from ase.md.bussi import Bussi
+    from ase.md.langevinbaoab import LangevinBAOAB
     from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
     from nequip_mts.analysis.plots import plot_drift_vs_outer_step, plot_msd, plot_rdfs, plot_vdos
     from nequip_mts.analysis.report import analyze_log, analyze_run, compare_runs
-    from nequip_mts.md import RESPA, BussiRESPA
+    from nequip_mts.md import RESPA, BussiRESPA, LangevinRESPA
     from nequip_mts.md.topology import TopologyWatch
 
     start_atoms = read(system.data(), index=0).repeat(tuple(args.replicate))
@@ -198,14 +207,26 @@ def main(argv=None):
     for label in labels:
         atoms = start_atoms.copy()
         atoms.calc = calcs[calc_kinds[label]]
-        if label in ("baseline", "control"):
+        if label in ("baseline", "control") and args.thermostat == "bussi":
             make = lambda taut, rng: (
                 Bussi(atoms, inner, TEMPERATURE_K, taut, rng=rng),
                 INNER_FS,
             )  # noqa: E731
-        else:
+        elif label in ("baseline", "control"):
+            make = lambda taut, rng: (
+                LangevinBAOAB(atoms, inner, temperature_K=TEMPERATURE_K, T_tau=taut, rng=rng),
+                INNER_FS,
+            )  # noqa: E731
+        elif args.thermostat == "bussi":
             make = lambda taut, rng: (
                 BussiRESPA(atoms, inner * K_NVT, K_NVT, temperature_K=TEMPERATURE_K, taut=taut, rng=rng),
+                INNER_FS * K_NVT,
+            )  # noqa: E731
+        else:
+            make = lambda taut, rng: (
+                LangevinRESPA(
+                    atoms, inner * K_NVT, K_NVT, temperature_K=TEMPERATURE_K, friction=1.0 / taut, rng=rng
+                ),
                 INNER_FS * K_NVT,
             )  # noqa: E731
         if args.seed is None:
@@ -333,7 +354,7 @@ def main(argv=None):
         "",
         f"Command: `{cmd}`  ",
         f"System: {n} atoms ({molecules_line}; the bundled box x {' x '.join(map(str, args.replicate))}), {TEMPERATURE_K:.0f} K, "
-        f"Bussi thermostat (taut 100 fs) after {args.equilibration_ps} ps equilibration; {args.production_ps} ps "
+        f"{'Bussi' if args.thermostat == 'bussi' else 'Langevin BAOAB'} thermostat (taut 100 fs) after {args.equilibration_ps} ps equilibration; {args.production_ps} ps "
         f"production each; frames every {FRAME_FS} fs.  ",
         (
             f"Baseline: the teacher (the bundled single Allegro model), 0.5 fs. MTS: the distilled deploy "

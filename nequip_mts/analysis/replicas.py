@@ -25,8 +25,10 @@ The p-value is the fraction of splits whose statistic is at least the observed o
 With R runs per setup the smallest possible p-value is 2 / C(2R, R): at least 4 runs
 per setup are needed before p can fall below 0.05.
 
-Self-diffusion and mean temperature are compared by their replica means, with the
-standard error from the replica scatter.
+Self-diffusion, mean temperature and each element's kinetic temperature (equipartition:
+r-RESPA resonance heats light, stiffly bonded atoms while a global thermostat cools the
+rest) are compared by their replica means, with the standard error from the replica
+scatter.
 """
 
 from __future__ import annotations
@@ -106,6 +108,8 @@ class ReplicaComparison:
     diff_curve, se_curve : dict of str -> ndarray
         mean_b(r) - mean_a(r) per bin, and its standard error from the replica scatter.
     temperature_K : dict of str -> (mean, standard error)
+    element_temperature_K : dict of str -> ((mean, se) of a, (mean, se) of b)
+        Element -> its kinetic temperature in K (equipartition check).
     diffusion : dict of str -> dict of str -> (mean, standard error)
         Group -> setup label -> D in 10^-5 cm^2/s.
     """
@@ -127,6 +131,9 @@ class ReplicaComparison:
     se_curve: dict[str, np.ndarray] = field(default_factory=dict)
     temperature_K: dict[str, tuple[float, float]] = field(default_factory=dict)
     diffusion: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    element_temperature_K: dict[str, tuple[tuple[float, float], tuple[float, float]]] = field(
+        default_factory=dict
+    )
 
     @property
     def keys(self) -> list[str]:
@@ -221,6 +228,12 @@ def compare_replicas(
             a: _mean_se([run.mean_temperature_K for run in runs_a]),
             b: _mean_se([run.mean_temperature_K for run in runs_b]),
         }
+    first = getattr(pooled[0], "element_temperature_K", {})
+    for el in [e for e in first if all(e in getattr(run, "element_temperature_K", {}) for run in pooled)]:
+        out.element_temperature_K[el] = (
+            _mean_se([run.element_temperature_K[el] for run in runs_a]),
+            _mean_se([run.element_temperature_K[el] for run in runs_b]),
+        )
     for group in set.intersection(*(set(run.diffusion) for run in pooled)):
         out.diffusion[group] = {
             a: _mean_se([run.diffusion[group].D_cgs for run in runs_a]),

@@ -171,6 +171,26 @@ class RunAnalysis:
     band_peaks: dict[tuple[float, float], float] = field(default_factory=dict)
     diffusion: dict[str, DiffusionResult] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: element -> mean kinetic temperature of its atoms (K): equal in equilibrium (equipartition)
+    element_temperature_K: dict[str, float] = field(default_factory=dict)
+
+
+def element_temperatures(frames) -> dict[str, float]:
+    """Element -> mean kinetic temperature (K) of its atoms over ``frames`` (3 degrees of freedom each).
+
+    In equilibrium every element has the system's temperature (equipartition); an
+    integrator that pumps energy into some motions (r-RESPA resonance heats the light,
+    stiffly bonded atoms) while a global thermostat holds the total shows up here.
+    """
+    from ase import units
+
+    symbols = np.array(frames[0].get_chemical_symbols())
+    masses = frames[0].get_masses()
+    ke = np.zeros(len(symbols))
+    for f in frames:
+        ke += 0.5 * np.sum(f.get_momenta() ** 2, axis=1) / masses
+    ke /= len(frames)
+    return {el: float(ke[symbols == el].mean() / (1.5 * units.kB)) for el in dict.fromkeys(symbols)}
 
 
 def analyze_run(
@@ -265,6 +285,8 @@ def analyze_run(
         rdf=rdf,
         notes=notes,
     )
+    if has_momenta:
+        run.element_temperature_K = element_temperatures(kept)
 
     if not has_momenta:
         notes.append("VDOS not computed: the frames carry no velocities (momenta)")
@@ -463,15 +485,18 @@ def report_markdown(
             + (f"; every {options.stride}th frame" if options.stride > 1 else "")
             + ".",
             "",
-            "| run | file | atoms | molecules | frames used | frame spacing (fs) | time used (ps) | mean T (K) |",
-            "|---|---|---|---|---|---|---|---|",
+            "| run | file | atoms | molecules | frames used | frame spacing (fs) | time used (ps) | mean T (K) "
+            "| T per element (K) |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for run in runs:
             mols = ", ".join(f"{n} {f}" for f, n in sorted(run.molecules.items(), key=lambda kv: -kv[1]))
             lines.append(
                 f"| {run.label} | `{run.source}` | {run.n_atoms} | {mols} | {run.n_frames} | "
                 f"{run.spacing_fs:g} | {run.t_start_ps:.4g} - {run.t_end_ps:.4g} | "
-                f"{_f(run.mean_temperature_K, '.1f')} |"
+                f"{_f(run.mean_temperature_K, '.1f')} | "
+                + (", ".join(f"{el} {t:.1f}" for el, t in run.element_temperature_K.items()) or "n/a")
+                + " |"
             )
         pairwise = not replicas
         lines += (
@@ -709,6 +734,12 @@ def _replica_section(rep: ReplicaComparison, options) -> list[str]:
             f"| mean T (K) | {ma:.1f} +/- {sa:.1f} | {mb:.1f} +/- {sb:.1f} | "
             f"{mb - ma:+.1f} ({abs(mb - ma) / err:.1f} sigma) |"
         )
+    for el, ((ma, sa), (mb, sb)) in rep.element_temperature_K.items():
+        err = float(np.hypot(sa, sb))
+        rows.append(
+            f"| T of {el} (K) | {ma:.1f} +/- {sa:.1f} | {mb:.1f} +/- {sb:.1f} | "
+            f"{mb - ma:+.1f} ({abs(mb - ma) / err:.1f} sigma) |"
+        )
     for group in sorted(rep.diffusion):
         (ma, sa), (mb, sb) = rep.diffusion[group][rep.a], rep.diffusion[group][rep.b]
         rows.append(
@@ -745,6 +776,9 @@ def replica_json(rep: ReplicaComparison) -> dict:
         "p_means": rep.p_mean,
         "within_noise": {k: rep.within_noise(k) for k in rep.keys},
         "mean_temperature_K": rep.temperature_K,
+        "element_temperature_K": {
+            el: {rep.a: a, rep.b: b} for el, (a, b) in rep.element_temperature_K.items()
+        },
         "diffusion_1e-5cm2_s": rep.diffusion,
         "diffusion_diff_sigma": {g: rep.diffusion_sigma(g) for g in rep.diffusion},
     }
@@ -775,6 +809,7 @@ def report_json(
             "frames_off_grid": run.dropped_off_grid,
             "frames_discarded": run.discarded,
             "mean_temperature_K": run.mean_temperature_K,
+            "element_temperature_K": run.element_temperature_K,
             "molecules": run.molecules,
             "rdf_noise": run.rdf.noise(0.0),
             "rdf_noise_inter": run.rdf.noise(rmin) if rmin is not None else None,

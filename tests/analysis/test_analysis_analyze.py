@@ -187,6 +187,11 @@ def test_oscillator_vdos_peaks_and_temperature(results):
         assert peaks["3000-4000"] == pytest.approx(1 / (PERIOD_H * C_CM_PER_FS), rel=0.005)
         assert peaks["1200-2000"] == pytest.approx(1 / (PERIOD_O * C_CM_PER_FS), rel=0.005)
         assert data["runs"][label]["mean_temperature_K"] == pytest.approx(expected_temperature(), rel=0.02)
+        # per element: an oscillator of amplitude A and angular frequency w has T = m (A w)^2 / (2 k_B)
+        for el, period in (("O", PERIOD_O), ("H", PERIOD_H)):
+            m = Atoms(el).get_masses()[0]
+            expect = m * (AMP * 2 * np.pi / period / units.fs) ** 2 / (2 * units.kB)
+            assert data["runs"][label]["element_temperature_K"][el] == pytest.approx(expect, rel=0.02)
 
 
 def ideal_gas_run(seed, n_frames=200):
