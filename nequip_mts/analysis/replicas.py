@@ -82,6 +82,12 @@ def _mean_se(values) -> tuple[float, float]:
     return float(np.mean(values)), se
 
 
+def difference_sigma(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """|mean_b - mean_a| in combined standard errors, for two (mean, standard error) pairs."""
+    err = float(np.hypot(a[1], b[1]))
+    return abs(b[0] - a[0]) / err if err > 0 else float("inf")
+
+
 @dataclass
 class ReplicaComparison:
     """Replicas of setup ``b`` against replicas of setup ``a`` (see the module docstring).
@@ -154,9 +160,7 @@ class ReplicaComparison:
 
     def diffusion_sigma(self, group: str) -> float:
         """|D_b - D_a| in combined standard errors of the replica means."""
-        (ma, sa), (mb, sb) = self.diffusion[group][self.a], self.diffusion[group][self.b]
-        err = float(np.hypot(sa, sb))
-        return abs(mb - ma) / err if err > 0 else float("inf")
+        return difference_sigma(self.diffusion[group][self.a], self.diffusion[group][self.b])
 
 
 def compare_replicas(
@@ -228,8 +232,9 @@ def compare_replicas(
             a: _mean_se([run.mean_temperature_K for run in runs_a]),
             b: _mean_se([run.mean_temperature_K for run in runs_b]),
         }
-    first = getattr(pooled[0], "element_temperature_K", {})
-    for el in [e for e in first if all(e in getattr(run, "element_temperature_K", {}) for run in pooled)]:
+    for el in [
+        e for e in pooled[0].element_temperature_K if all(e in r.element_temperature_K for r in pooled)
+    ]:
         out.element_temperature_K[el] = (
             _mean_se([run.element_temperature_K[el] for run in runs_a]),
             _mean_se([run.element_temperature_K[el] for run in runs_b]),
@@ -242,4 +247,11 @@ def compare_replicas(
     return out
 
 
-__all__ = ["ALPHA", "ReplicaComparison", "compare_replicas", "label_splits", "pair_differences"]
+__all__ = [
+    "ALPHA",
+    "ReplicaComparison",
+    "compare_replicas",
+    "difference_sigma",
+    "label_splits",
+    "pair_differences",
+]

@@ -34,7 +34,7 @@ from .drift import DriftResult, MDLog, drift_from_md_log, read_md_log
 from .frames import TIME_KEY, discard_equilibration, frame_times_fs, load_frames, regular_frames
 from .molecules import BOND_SCALE, find_molecules, parse_selector
 from .rdf import RDFHalves, element_pairs, first_peak, rdf_halves
-from .replicas import ALPHA, ReplicaComparison, compare_replicas
+from .replicas import ALPHA, ReplicaComparison, compare_replicas, difference_sigma
 from .vdos import C_CM_PER_FS, band_peak, spectral_distance, vdos_from_frames
 
 #: without --band, the VDOS table gives the highest peak above this wavenumber (cm^-1),
@@ -726,26 +726,22 @@ def _replica_section(rep: ReplicaComparison, options) -> list[str]:
             f"{rep.p_pairwise[key]:.3f} | {rep.mean_diff[key]:.3f} | {rep.mean_diff_null95[key]:.3f} | "
             f"{rep.p_mean[key]:.3f} | {'yes' if rep.within_noise(key) else 'no'} |"
         )
+
+    def row(name, a, b, fmt):
+        (ma, sa), (mb, sb) = a, b
+        return (
+            f"| {name} | {ma:{fmt}} +/- {sa:{fmt}} | {mb:{fmt}} +/- {sb:{fmt}} | "
+            f"{mb - ma:+{fmt}} ({difference_sigma(a, b):.1f} sigma) |"
+        )
+
     rows = []
     if rep.temperature_K:
-        (ma, sa), (mb, sb) = rep.temperature_K[rep.a], rep.temperature_K[rep.b]
-        err = float(np.hypot(sa, sb))
-        rows.append(
-            f"| mean T (K) | {ma:.1f} +/- {sa:.1f} | {mb:.1f} +/- {sb:.1f} | "
-            f"{mb - ma:+.1f} ({abs(mb - ma) / err:.1f} sigma) |"
-        )
-    for el, ((ma, sa), (mb, sb)) in rep.element_temperature_K.items():
-        err = float(np.hypot(sa, sb))
-        rows.append(
-            f"| T of {el} (K) | {ma:.1f} +/- {sa:.1f} | {mb:.1f} +/- {sb:.1f} | "
-            f"{mb - ma:+.1f} ({abs(mb - ma) / err:.1f} sigma) |"
-        )
+        rows.append(row("mean T (K)", rep.temperature_K[rep.a], rep.temperature_K[rep.b], ".1f"))
+    for el, (a, b) in rep.element_temperature_K.items():
+        rows.append(row(f"T of {el} (K)", a, b, ".1f"))
     for group in sorted(rep.diffusion):
-        (ma, sa), (mb, sb) = rep.diffusion[group][rep.a], rep.diffusion[group][rep.b]
-        rows.append(
-            f"| D of {group} (1e-5 cm^2/s) | {ma:.2f} +/- {sa:.2f} | {mb:.2f} +/- {sb:.2f} | "
-            f"{mb - ma:+.2f} ({rep.diffusion_sigma(group):.1f} sigma) |"
-        )
+        d = rep.diffusion[group]
+        rows.append(row(f"D of {group} (1e-5 cm^2/s)", d[rep.a], d[rep.b], ".2f"))
     if rows:
         lines += [
             "",
@@ -852,6 +848,13 @@ def report_json(
     return out
 
 
+def existing_report_files(outdir: str | PathLike) -> list[Path]:
+    """The files in ``outdir`` that :func:`write_report` would replace."""
+    outdir = Path(outdir)
+    existing = [outdir / name for name in REPORT_FILES if (outdir / name).exists()]
+    return existing + sorted(outdir.glob("rdf_replicas_*.png"))
+
+
 def write_report(
     outdir: str | PathLike,
     runs: Sequence[RunAnalysis],
@@ -874,8 +877,7 @@ def write_report(
     """
     options = AnalysisOptions() if options is None else options
     outdir = Path(outdir)
-    existing = [outdir / name for name in REPORT_FILES if (outdir / name).exists()]
-    existing += sorted(outdir.glob("rdf_replicas_*.png"))
+    existing = existing_report_files(outdir)
     if existing and not overwrite:
         raise ValueError(f"{existing[0]} exists; pass --overwrite or choose another --output directory")
     if plots:
@@ -984,6 +986,7 @@ __all__ = [
     "analyze_log",
     "analyze_run",
     "compare_runs",
+    "existing_report_files",
     "report_json",
     "report_markdown",
     "unique_labels",

@@ -244,9 +244,9 @@ def run(args):
             for n, i in enumerate(idx, 1):
                 labels[i] = f"{label} {n}"
     # refuse early, before the (possibly long) analysis
-    from nequip_mts.analysis.report import REPORT_FILES
+    from nequip_mts.analysis.report import existing_report_files
 
-    existing = [args.output / n for n in REPORT_FILES if (args.output / n).exists()]
+    existing = existing_report_files(args.output)
     if existing and not args.overwrite:
         raise ValueError(f"{existing[0]} exists; pass --overwrite or choose another --output directory")
 

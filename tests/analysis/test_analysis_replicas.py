@@ -32,6 +32,7 @@ def fake_run(rng, shift=0.0, noise=0.05, temperature=300.0, d=2.0):
         rdf=SimpleNamespace(r=R, g=g),
         mean_temperature_K=temperature + rng.normal(scale=2.0),
         diffusion={"O": SimpleNamespace(D_cgs=d + rng.normal(scale=0.2))},
+        element_temperature_K={},
     )
 
 
