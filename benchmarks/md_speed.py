@@ -1,6 +1,7 @@
 """MD throughput: single-step baseline vs MTS, measured side by side in one run.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/md_speed.py [--system water] [--replicate 2 2 2] [--time-fs 48] [--eager]
+        [--thermostat nve|bussi|langevin]
 
 The bundled box of the system (96 atoms; ``benchmarks/systems.py``) is replicated
 (default 2x2x2: 768 atoms). The
@@ -14,7 +15,10 @@ printed beside the measured one. Results go to benchmarks/results/md_speed.{md,p
 (water) or benchmarks/results/<system>/md_speed.{md,png}.
 
 The models are compiled (once, into the model cache: ``nequip_mts.deploy.cache``) unless
-``--eager``.
+``--eager``. ``--thermostat`` times the NVT integrators instead of NVE ones, each side with
+its own: Bussi (ASE's) against BussiRESPA, or Langevin BAOAB (ASE's LangevinBAOAB) against
+LangevinRESPA, whose friction acts at every inner step; the report stem then ends in
+``_bussi`` or ``_langevin``.
 """
 
 import argparse
@@ -49,6 +53,45 @@ def timed(dyn, steps):
     start = time.perf_counter()
     dyn.run(steps)
     return time.perf_counter() - start
+
+
+TAUT_FS = 100.0  # thermostat time constant (Bussi taut; Langevin friction 1/taut), as md_physics.py
+
+
+def integrators(thermostat, temperature_K):
+    """The baseline's and MTS's integrator factories for one thermostat choice.
+
+    ``baseline(atoms, dt_fs)`` and ``mts(atoms, inner_fs, k)`` return ASE dynamics objects.
+    """
+    from ase import units
+    from ase.md.bussi import Bussi
+    from ase.md.langevinbaoab import LangevinBAOAB
+    from ase.md.verlet import VelocityVerlet
+
+    from nequip_mts.md import RESPA, BussiRESPA, LangevinRESPA
+
+    fs, taut = units.fs, TAUT_FS * units.fs
+    rng = np.random.default_rng
+    if thermostat == "bussi":
+        return (
+            lambda atoms, dt: Bussi(atoms, dt * fs, temperature_K, taut, rng=rng(1)),
+            lambda atoms, h, k: BussiRESPA(
+                atoms, h * k * fs, k, temperature_K=temperature_K, taut=taut, rng=rng(2)
+            ),
+        )
+    if thermostat == "langevin":
+        return (
+            lambda atoms, dt: LangevinBAOAB(
+                atoms, dt * fs, temperature_K=temperature_K, T_tau=taut, rng=rng(1)
+            ),
+            lambda atoms, h, k: LangevinRESPA(
+                atoms, h * k * fs, k, temperature_K=temperature_K, friction=1.0 / taut, rng=rng(2)
+            ),
+        )
+    return (
+        lambda atoms, dt: VelocityVerlet(atoms, dt * fs),
+        lambda atoms, h, k: RESPA(atoms, h * k * fs, inner_steps=k),
+    )
 
 
 def baseline_stability(system, calc, args):
@@ -102,19 +145,23 @@ def main(argv=None):
     )
     parser.add_argument("--ks", type=int, nargs="+", default=[2, 4, 6, 8])
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--thermostat",
+        choices=("nve", "bussi", "langevin"),
+        default="nve",
+        help="integrators timed: nve (velocity Verlet against RESPA, the default), bussi (Bussi against "
+        f"BussiRESPA) or langevin (LangevinBAOAB against LangevinRESPA); taut {TAUT_FS:g} fs",
+    )
     parser.add_argument("--out", type=pathlib.Path, help="report stem (default: see above)")
     systems.add_model_arguments(parser)
     args = parser.parse_args(argv)
     system = systems.get(args.system)
     if args.out is None:
-        args.out = systems.results_stem(system, args, "md_speed")
+        suffix = "" if args.thermostat == "nve" else f"_{args.thermostat}"
+        args.out = systems.results_stem(system, args, "md_speed" + suffix)
 
-    from ase import units
     from ase.io import read
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
-    from ase.md.verlet import VelocityVerlet
-
-    from nequip_mts.md import RESPA
 
     atoms0 = read(system.data(), index=0).repeat(tuple(args.replicate))
     atoms0.calc = None
@@ -139,20 +186,20 @@ def main(argv=None):
         flush=True,
     )
 
-    inner = args.inner_fs * units.fs
+    make_baseline, make_mts = integrators(args.thermostat, system.temperature_K)
     walls = {("baseline", dt): [] for dt in args.baseline_fs} | {k: [] for k in args.ks}
     for rnd in range(args.rounds):
         for dt in args.baseline_fs:
             atoms = atoms0.copy()
             atoms.calc = baseline
             steps = int(round(args.time_fs / dt))
-            walls["baseline", dt].append(timed(VelocityVerlet(atoms, dt * units.fs), steps))
+            walls["baseline", dt].append(timed(make_baseline(atoms, dt), steps))
             print(f"round {rnd}: baseline {dt:g} fs {walls['baseline', dt][-1]:.1f} s", flush=True)
         for k in args.ks:
             atoms = atoms0.copy()
             atoms.calc = mts
             steps = int(round(args.time_fs / (args.inner_fs * k)))
-            walls[k].append(timed(RESPA(atoms, inner * k, inner_steps=k), steps))
+            walls[k].append(timed(make_mts(atoms, args.inner_fs, k), steps))
             print(f"round {rnd}: MTS K={k} {walls[k][-1]:.1f} s", flush=True)
 
     ref_dt = args.baseline_fs[0]
@@ -188,7 +235,14 @@ def main(argv=None):
         "",
         f"Command: `{cmd}`  ",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} vCPUs, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, {systems.model_mode(args)} in ASE.  ",
-        f"System: {n} atoms (bundled 96-atom GFN1-xTB {system.name} box x {args.replicate}), {args.time_fs:.0f} fs per configuration, median of {args.rounds} interleaved rounds.",
+        f"System: {n} atoms (bundled 96-atom GFN1-xTB {system.name} box x {args.replicate}), {args.time_fs:.0f} fs per configuration, median of {args.rounds} interleaved rounds.  ",
+        "Integrators: "
+        + {
+            "nve": "NVE, ASE velocity Verlet (baseline) and RESPA (MTS).",
+            "bussi": f"NVT at {system.temperature_K:g} K, ASE Bussi (baseline) and BussiRESPA (MTS), taut {TAUT_FS:g} fs.",
+            "langevin": f"NVT at {system.temperature_K:g} K, ASE LangevinBAOAB (baseline, T_tau {TAUT_FS:g} fs) and "
+            f"LangevinRESPA (MTS, friction 1/{TAUT_FS:g} fs at every inner step).",
+        }[args.thermostat],
         "",
         f"Cost per energy+forces evaluation (median of 5): baseline {costs['baseline'] * 1e3:.1f} ms, "
         f"fast part {costs['fast'] * 1e3:.1f} ms, "

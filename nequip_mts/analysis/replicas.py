@@ -25,9 +25,10 @@ The p-value is the fraction of splits whose statistic is at least the observed o
 With R runs per setup the smallest possible p-value is 2 / C(2R, R): at least 4 runs
 per setup are needed before p can fall below 0.05.
 
-Self-diffusion, mean temperature and each element's kinetic temperature (equipartition:
+Self-diffusion, mean temperature, each element's kinetic temperature (equipartition:
 r-RESPA resonance heats light, stiffly bonded atoms while a global thermostat cools the
-rest) are compared by their replica means, with the standard error from the replica
+rest) and the VDOS peak in each band (an outer step near a vibration's period shifts
+it) are compared by their replica means, with the standard error from the replica
 scatter.
 """
 
@@ -118,6 +119,8 @@ class ReplicaComparison:
         Element -> its kinetic temperature in K (equipartition check).
     diffusion : dict of str -> dict of str -> (mean, standard error)
         Group -> setup label -> D in 10^-5 cm^2/s.
+    band_peak_cm1 : dict of (float, float) -> ((mean, se) of a, (mean, se) of b)
+        VDOS band (cm^-1) -> the wavenumber of its highest peak.
     """
 
     a: str
@@ -138,6 +141,9 @@ class ReplicaComparison:
     temperature_K: dict[str, tuple[float, float]] = field(default_factory=dict)
     diffusion: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     element_temperature_K: dict[str, tuple[tuple[float, float], tuple[float, float]]] = field(
+        default_factory=dict
+    )
+    band_peak_cm1: dict[tuple[float, float], tuple[tuple[float, float], tuple[float, float]]] = field(
         default_factory=dict
     )
 
@@ -238,6 +244,13 @@ def compare_replicas(
         out.element_temperature_K[el] = (
             _mean_se([run.element_temperature_K[el] for run in runs_a]),
             _mean_se([run.element_temperature_K[el] for run in runs_b]),
+        )
+    for band in [
+        b for b in pooled[0].band_peaks if all(np.isfinite(r.band_peaks.get(b, np.nan)) for r in pooled)
+    ]:
+        out.band_peak_cm1[band] = (
+            _mean_se([run.band_peaks[band] for run in runs_a]),
+            _mean_se([run.band_peaks[band] for run in runs_b]),
         )
     for group in set.intersection(*(set(run.diffusion) for run in pooled)):
         out.diffusion[group] = {

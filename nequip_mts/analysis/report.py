@@ -501,7 +501,7 @@ def report_markdown(
         pairwise = not replicas
         lines += (
             _rdf_section(runs, options, pairwise)
-            + _vdos_section(runs, options)
+            + _vdos_section(runs, options, pairwise)
             + _diffusion_section(runs, options, pairwise)
         )
         for rep in replicas:
@@ -601,7 +601,7 @@ def _rdf_section(runs, options, pairwise=True):
     return lines
 
 
-def _vdos_section(runs, options):
+def _vdos_section(runs, options, pairwise=True):
     have = [run for run in runs if run.vdos is not None]
     if not have:
         return []
@@ -630,7 +630,7 @@ def _vdos_section(runs, options):
         lines.append(
             f"| {run.label} | " + " | ".join(cells) + f" | {0.5 / run.spacing_fs / C_CM_PER_FS:.0f} |"
         )
-    comps = [compare_runs(a, b) for a, b in combinations(have, 2)]
+    comps = [compare_runs(a, b) for a, b in combinations(have, 2)] if pairwise else []
     if comps:
         lines += [
             "",
@@ -739,6 +739,8 @@ def _replica_section(rep: ReplicaComparison, options) -> list[str]:
         rows.append(row("mean T (K)", rep.temperature_K[rep.a], rep.temperature_K[rep.b], ".1f"))
     for el, (a, b) in rep.element_temperature_K.items():
         rows.append(row(f"T of {el} (K)", a, b, ".1f"))
+    for (lo, hi), (a, b) in rep.band_peak_cm1.items():
+        rows.append(row(f"VDOS peak in {lo:g}-{hi:g} cm^-1 (cm^-1)", a, b, ".0f"))
     for group in sorted(rep.diffusion):
         d = rep.diffusion[group]
         rows.append(row(f"D of {group} (1e-5 cm^2/s)", d[rep.a], d[rep.b], ".2f"))
@@ -775,6 +777,9 @@ def replica_json(rep: ReplicaComparison) -> dict:
         "element_temperature_K": {
             el: {rep.a: a, rep.b: b} for el, (a, b) in rep.element_temperature_K.items()
         },
+        "vdos_band_peak_cm1": [
+            {"band_cm1": list(band), rep.a: a, rep.b: b} for band, (a, b) in rep.band_peak_cm1.items()
+        ],
         "diffusion_1e-5cm2_s": rep.diffusion,
         "diffusion_diff_sigma": {g: rep.diffusion_sigma(g) for g in rep.diffusion},
     }

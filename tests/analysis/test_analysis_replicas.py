@@ -21,7 +21,7 @@ from nequip_mts.md.runner import TIME_KEY
 R = np.linspace(0.05, 6.0, 60)
 
 
-def fake_run(rng, shift=0.0, noise=0.05, temperature=300.0, d=2.0):
+def fake_run(rng, shift=0.0, noise=0.05, temperature=300.0, d=2.0, stretch=3500.0):
     """A run as compare_replicas reads it: two RDFs with independent per-bin noise."""
     base = 1.0 + np.exp(-((R - 3.0) ** 2) / 0.1)
     g = {
@@ -33,6 +33,7 @@ def fake_run(rng, shift=0.0, noise=0.05, temperature=300.0, d=2.0):
         mean_temperature_K=temperature + rng.normal(scale=2.0),
         diffusion={"O": SimpleNamespace(D_cgs=d + rng.normal(scale=0.2))},
         element_temperature_K={},
+        band_peaks={(2800.0, 4200.0): stretch + rng.normal(scale=15.0), (1300.0, 1900.0): float("nan")},
     )
 
 
@@ -60,7 +61,7 @@ def test_pair_differences_are_the_max_abs_difference_of_each_pair():
 def test_a_shift_far_beyond_the_noise_is_found_and_reported_by_the_smallest_p():
     rng = np.random.default_rng(1)
     a = [fake_run(rng) for _ in range(4)]
-    b = [fake_run(rng, shift=0.5, temperature=320.0, d=3.0) for _ in range(4)]
+    b = [fake_run(rng, shift=0.5, temperature=320.0, d=3.0, stretch=3450.0) for _ in range(4)]
     rep = compare_replicas(a, b, "single", "MTS")
     assert rep.n_splits == 70 and rep.smallest_p == pytest.approx(2 / 70)
     assert rep.p_pairwise["OO"] == pytest.approx(2 / 70) and rep.p_mean["OO"] == pytest.approx(2 / 70)
@@ -73,6 +74,11 @@ def test_a_shift_far_beyond_the_noise_is_found_and_reported_by_the_smallest_p():
     d_a = [run.diffusion["O"].D_cgs for run in a]
     assert rep.diffusion["O"]["single"] == pytest.approx((np.mean(d_a), np.std(d_a, ddof=1) / 2))
     assert rep.diffusion_sigma("O") > 3
+    # VDOS band peaks: replica means and errors; a band without a peak in some run is left out
+    stretch = [[run.band_peaks[2800.0, 4200.0] for run in runs] for runs in (a, b)]
+    assert rep.band_peak_cm1 == {
+        (2800.0, 4200.0): tuple((np.mean(v), np.std(v, ddof=1) / 2) for v in stretch)
+    }
     # the difference curve of the plot and its standard error, per bin
     ga, gb = (np.stack([run.rdf.g["OO"] for run in runs]) for runs in (a, b))
     assert rep.diff_curve["OO"] == pytest.approx(gb.mean(0) - ga.mean(0))
