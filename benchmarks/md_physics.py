@@ -131,6 +131,13 @@ def main(argv=None):
         "every inner step), friction 1/taut, per atom",
     )
     parser.add_argument(
+        "--taut-fs",
+        type=float,
+        default=100.0,
+        help="thermostat time constant of the production runs in fs (Bussi taut; Langevin friction "
+        "1/taut); equilibration always uses 50 fs",
+    )
+    parser.add_argument(
         "--seed",
         type=int,
         help="independent replica: each run draws its own starting velocities and thermostat noise "
@@ -199,7 +206,7 @@ def main(argv=None):
     calcs = systems.calculators(system, args, tuple(calc_kinds[label] for label in labels))
     baseline_calc, mts_calc = calcs.get("baseline"), calcs.get("MTS")
     inner = INNER_FS * units.fs
-    taut_eq, taut_prod = 50 * units.fs, 100 * units.fs
+    taut_eq, taut_prod = 50 * units.fs, args.taut_fs * units.fs
 
     runs_dir = args.runs_dir
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -354,7 +361,7 @@ def main(argv=None):
         "",
         f"Command: `{cmd}`  ",
         f"System: {n} atoms ({molecules_line}; the bundled box x {' x '.join(map(str, args.replicate))}), {TEMPERATURE_K:.0f} K, "
-        f"{'Bussi' if args.thermostat == 'bussi' else 'Langevin BAOAB'} thermostat (taut 100 fs) after {args.equilibration_ps} ps equilibration; {args.production_ps} ps "
+        f"{'Bussi' if args.thermostat == 'bussi' else 'Langevin BAOAB'} thermostat (taut {args.taut_fs:g} fs) after {args.equilibration_ps} ps equilibration; {args.production_ps} ps "
         f"production each; frames every {FRAME_FS} fs.  ",
         (
             f"Baseline: the teacher (the bundled single Allegro model), 0.5 fs. MTS: the distilled deploy "
