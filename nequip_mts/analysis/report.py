@@ -712,7 +712,7 @@ def _replica_section(rep: ReplicaComparison, options) -> list[str]:
         "means: max |dg| between the RDFs averaged over each setup's runs. p: the fraction of the "
         f"{rep.n_splits} ways of splitting the pooled runs into groups of these sizes whose "
         f"statistic is at least the observed one (permutation test; the smallest p these runs allow "
-        f"is {rep.smallest_p:.3f}). Within the noise when both p >= {ALPHA:g}.",
+        f"is {rep.smallest_p:.2g}). Within the noise when both p >= {ALPHA:g}.",
         "",
         f"| pair | within {rep.a}: max abs dg, mean (range) | within {rep.b} | across | across / within "
         f"| p (pairwise) | replica means: max abs dg | sampling alone, 95th percentile | p (means) "
