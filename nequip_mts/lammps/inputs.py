@@ -272,8 +272,11 @@ def lammps_input(
     ]
     if dump_every:
         lines += [
-            f"dump            traj all custom {dump_every} {dump_file} id type xu yu zu vx vy vz fx fy fz",
-            "dump_modify     traj sort id format float %.12g",
+            # the element column lets ase.io.read (and so nequip-mts analyze) name the atoms
+            f"# frames every {dump_every * settings.timestep_fs:g} fs: "
+            f"nequip-mts analyze {dump_file} --dt-fs {dump_every * settings.timestep_fs:g}",
+            f"dump            traj all custom {dump_every} {dump_file} id type element xu yu zu vx vy vz fx fy fz",
+            f"dump_modify     traj sort id element {' '.join(meta['type_names'])} format float %.12g",
         ]
     lines += ["", f"run             {settings.steps}", ""]
     return "\n".join(lines)

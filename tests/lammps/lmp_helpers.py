@@ -61,8 +61,13 @@ def read_dump(path):
             step = int(lines[i + 1])
             n = int(lines[i + 3])
             cols = lines[i + 8].split()[2:]
-            data = np.array([[float(x) for x in lines[j].split()] for j in range(i + 9, i + 9 + n)])
-            frame = {c: data[:, k] for k, c in enumerate(cols)}
+            rows = [lines[j].split() for j in range(i + 9, i + 9 + n)]
+            frame = {
+                c: np.array([row[k] for row in rows])
+                if c == "element"
+                else np.array([float(row[k]) for row in rows])
+                for k, c in enumerate(cols)
+            }
             frame["step"] = step
             frames.append(frame)
             i += 9 + n

@@ -212,6 +212,16 @@ def test_respa_nve_matches_reference_integrator(lammps_plugin, lmp_deploy, ase_d
         atoms, _ase_calc(meta_a["fast"]["path"]), _ase_calc(meta_a["slow"]["path"]), dt_fs, k, n_outer
     )
     x_lmp = np.stack([last["xu"], last["yu"], last["zu"]], axis=1)
+    # the dump names its atoms, so ase.io.read (nequip-mts analyze) takes it as it is
+    from ase import units
+
+    from nequip_mts.analysis.frames import load_frames
+
+    frame = load_frames(tmp_path / "traj.dump", index=-1)[0]
+    assert frame.get_chemical_symbols() == atoms.get_chemical_symbols()
+    assert frame.positions == pytest.approx(x_lmp, abs=1e-9)
+    v_lmp = np.stack([last["vx"], last["vy"], last["vz"]], axis=1)  # A/ps (metal units)
+    assert frame.get_velocities() * 1000 * units.fs == pytest.approx(v_lmp, rel=1e-9, abs=1e-12)
     dx = np.abs(x_lmp - x_ref).max()
     de = np.abs(thermo["TotEng"] - e_ref[::10]).max() / len(atoms)
     moved = np.abs(x_ref - atoms.positions).max()
