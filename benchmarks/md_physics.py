@@ -50,6 +50,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 RUNS = ROOT / "runs"
 INNER_FS = 0.5
 FRAME_FS = 3.0
+TAUT_FS = 100.0  # production thermostat time constant (default of --taut-fs); 50 fs in equilibration
 
 
 def stamped_copy(atoms, dyn):
@@ -133,7 +134,7 @@ def main(argv=None):
     parser.add_argument(
         "--taut-fs",
         type=float,
-        default=100.0,
+        default=TAUT_FS,
         help="thermostat time constant of the production runs in fs (Bussi taut; Langevin friction "
         "1/taut); equilibration always uses 50 fs",
     )
