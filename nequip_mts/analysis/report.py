@@ -182,15 +182,10 @@ def element_temperatures(frames) -> dict[str, float]:
     integrator that pumps energy into some motions (r-RESPA resonance heats the light,
     stiffly bonded atoms) while a global thermostat holds the total shows up here.
     """
-    from ase import units
+    from nequip_mts.md.equipartition import element_kinetic_temperatures
 
-    symbols = np.array(frames[0].get_chemical_symbols())
-    masses = frames[0].get_masses()
-    ke = np.zeros(len(symbols))
-    for f in frames:
-        ke += 0.5 * np.sum(f.get_momenta() ** 2, axis=1) / masses
-    ke /= len(frames)
-    return {el: float(ke[symbols == el].mean() / (1.5 * units.kB)) for el in dict.fromkeys(symbols)}
+    per_frame = [element_kinetic_temperatures(f) for f in frames]
+    return {el: float(np.mean([t[el] for t in per_frame])) for el in per_frame[0]}
 
 
 def analyze_run(

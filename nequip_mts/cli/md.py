@@ -12,6 +12,7 @@ existing ``md.traj`` or ``md.log`` is otherwise refused unless ``--overwrite`` i
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 from nequip_mts.errors import InputError
@@ -133,8 +134,6 @@ def guard_limits(args, settings):
 def topology_watch(args, atoms):
     """The bond-topology watch of the run: on when ``atoms`` holds molecules, unless
     ``--no-topology-check``; ``None`` when off."""
-    import sys
-
     from nequip_mts.md.topology import TopologyWatch, holds_molecules
 
     if args.topology_interval < 1:
@@ -175,7 +174,7 @@ def run(args):
     # the reference topology is the structure given, also when restarting
     topology = topology_watch(args, atoms)
     atoms.calc = load_provider(args.model, device=args.device, eager=args.eager, cache_dir=args.cache_dir)
-    return run_md(
+    dyn = run_md(
         atoms,
         settings,
         **outputs,
@@ -185,3 +184,6 @@ def run(args):
         progress=not args.no_progress,
         topology=topology,
     )
+    if dyn.equipartition is not None:
+        print(dyn.equipartition.line(), file=sys.stderr)
+    return dyn

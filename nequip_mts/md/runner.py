@@ -18,6 +18,7 @@ from ase.io import Trajectory
 from nequip_mts.errors import InputError, MDInterrupted, MDWarning
 from nequip_mts.files import check_output_path, refuse_existing, same_file
 from nequip_mts.md.bussi import BussiRESPA
+from nequip_mts.md.equipartition import ElementTemperatures
 from nequip_mts.md.langevin import LangevinRESPA
 from nequip_mts.md.respa import RESPA
 from nequip_mts.md.safety import StabilityGuard, run_guarded
@@ -345,7 +346,10 @@ def run_md(
     Returns
     -------
     dyn : nequip_mts.md.mts.MTSDynamics
-        The integrator after the run.
+        The integrator after the run. Its ``equipartition`` is the
+        :class:`~nequip_mts.md.equipartition.EquipartitionSummary` of this run (``None``
+        for runs too short or with one element); when two elements' kinetic temperatures
+        differ beyond their noise, an :class:`~nequip_mts.errors.MDWarning` says so.
 
     Raises
     ------
@@ -418,6 +422,8 @@ def run_md(
         dyn.attach(lambda: written.update(step=int(dyn.nsteps)), interval=loginterval)
     bar = ProgressBar(dyn, end_step, start_step, progress)
     dyn.attach(bar, interval=loginterval)
+    temperatures = ElementTemperatures(atoms)
+    dyn.attach(temperatures, interval=loginterval)
 
     try:
         if end_step > start_step:
@@ -433,6 +439,9 @@ def run_md(
         stamp()
         with Trajectory(trajectory, "a") as traj:
             traj.write(atoms)
+    dyn.equipartition = temperatures.summary()
+    if dyn.equipartition is not None and dyn.equipartition.broken:
+        warnings.warn(dyn.equipartition.warning(), MDWarning, stacklevel=2)
     return dyn
 
 
