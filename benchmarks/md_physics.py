@@ -185,13 +185,13 @@ def main(argv=None):
 
     from ase import units
     from ase.io import read, write
-    from ase.md.bussi import Bussi
-    from ase.md.langevinbaoab import LangevinBAOAB
     from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
     from nequip_mts.analysis.plots import plot_drift_vs_outer_step, plot_msd, plot_rdfs, plot_vdos
     from nequip_mts.analysis.report import analyze_log, analyze_run, compare_runs
-    from nequip_mts.md import RESPA, BussiRESPA, LangevinRESPA
+    from nequip_mts.md import RESPA
+    from nequip_mts.md.runner import make_integrator, make_single_step_integrator
+    from nequip_mts.md.settings import MDSettings
     from nequip_mts.md.topology import TopologyWatch
 
     start_atoms = read(system.data(), index=0).repeat(tuple(args.replicate))
@@ -207,7 +207,7 @@ def main(argv=None):
     calcs = systems.calculators(system, args, tuple(calc_kinds[label] for label in labels))
     baseline_calc, mts_calc = calcs.get("baseline"), calcs.get("MTS")
     inner = INNER_FS * units.fs
-    taut_eq, taut_prod = 50 * units.fs, args.taut_fs * units.fs
+    taut_eq, taut_prod = 50.0, args.taut_fs  # fs
 
     runs_dir = args.runs_dir
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -215,28 +215,22 @@ def main(argv=None):
     for label in labels:
         atoms = start_atoms.copy()
         atoms.calc = calcs[calc_kinds[label]]
-        if label in ("baseline", "control") and args.thermostat == "bussi":
-            make = lambda taut, rng: (
-                Bussi(atoms, inner, TEMPERATURE_K, taut, rng=rng),
-                INNER_FS,
-            )  # noqa: E731
-        elif label in ("baseline", "control"):
-            make = lambda taut, rng: (
-                LangevinBAOAB(atoms, inner, temperature_K=TEMPERATURE_K, T_tau=taut, rng=rng),
-                INNER_FS,
-            )  # noqa: E731
-        elif args.thermostat == "bussi":
-            make = lambda taut, rng: (
-                BussiRESPA(atoms, inner * K_NVT, K_NVT, temperature_K=TEMPERATURE_K, taut=taut, rng=rng),
-                INNER_FS * K_NVT,
-            )  # noqa: E731
-        else:
-            make = lambda taut, rng: (
-                LangevinRESPA(
-                    atoms, inner * K_NVT, K_NVT, temperature_K=TEMPERATURE_K, friction=1.0 / taut, rng=rng
-                ),
-                INNER_FS * K_NVT,
-            )  # noqa: E731
+        # the integrators nequip-mts md builds: ASE's single-step ones for baseline and
+        # control, r-RESPA at K for MTS; taut in fs
+        k_run = 1 if label in ("baseline", "control") else K_NVT
+        build = make_single_step_integrator if k_run == 1 else make_integrator
+
+        def make(taut_fs, rng, k_run=k_run, build=build, atoms=atoms):
+            settings = MDSettings(
+                ensemble=args.thermostat,
+                timestep_fs=INNER_FS * k_run,
+                inner_steps=k_run,
+                steps=0,
+                temperature_K=TEMPERATURE_K,
+                thermostat_time_fs=taut_fs,
+            )
+            return build(atoms, settings, rng=rng), INNER_FS * k_run
+
         if args.seed is None:
             eq_rng, prod_rng = np.random.default_rng(1), np.random.default_rng(2)
         else:  # an independent replica: own velocities and thermostat noise per (seed, run)

@@ -64,42 +64,27 @@ def timed(dyn, steps):
     return time.perf_counter() - start
 
 
-TAUT_FS = 100.0  # thermostat time constant (Bussi taut; Langevin friction 1/taut), as md_physics.py
-
-
 def integrators(thermostat, temperature_K):
-    """The baseline's and MTS's integrator factories for one thermostat choice.
+    """The baseline's and MTS's integrators for one ensemble, as ``nequip-mts md`` builds them.
 
-    ``baseline(atoms, dt_fs)`` and ``mts(atoms, inner_fs, k)`` return ASE dynamics objects.
+    ``baseline(atoms, dt_fs)`` is :func:`~nequip_mts.md.runner.make_single_step_integrator`
+    (velocity Verlet, Bussi or LangevinBAOAB) and ``mts(atoms, inner_fs, k)``
+    :func:`~nequip_mts.md.runner.make_integrator` (RESPA, BussiRESPA or LangevinRESPA), both
+    with the default thermostat time (``DEFAULT_THERMOSTAT_TIME_FS``).
     """
-    from ase import units
-    from ase.md.bussi import Bussi
-    from ase.md.langevinbaoab import LangevinBAOAB
-    from ase.md.verlet import VelocityVerlet
+    from nequip_mts.md.runner import make_integrator, make_single_step_integrator
+    from nequip_mts.md.settings import MDSettings
 
-    from nequip_mts.md import RESPA, BussiRESPA, LangevinRESPA
+    def settings(dt_fs, k):
+        target = None if thermostat == "nve" else temperature_K
+        return MDSettings(
+            ensemble=thermostat, timestep_fs=dt_fs, inner_steps=k, steps=0, temperature_K=target
+        )
 
-    fs, taut = units.fs, TAUT_FS * units.fs
     rng = np.random.default_rng
-    if thermostat == "bussi":
-        return (
-            lambda atoms, dt: Bussi(atoms, dt * fs, temperature_K, taut, rng=rng(1)),
-            lambda atoms, h, k: BussiRESPA(
-                atoms, h * k * fs, k, temperature_K=temperature_K, taut=taut, rng=rng(2)
-            ),
-        )
-    if thermostat == "langevin":
-        return (
-            lambda atoms, dt: LangevinBAOAB(
-                atoms, dt * fs, temperature_K=temperature_K, T_tau=taut, rng=rng(1)
-            ),
-            lambda atoms, h, k: LangevinRESPA(
-                atoms, h * k * fs, k, temperature_K=temperature_K, friction=1.0 / taut, rng=rng(2)
-            ),
-        )
     return (
-        lambda atoms, dt: VelocityVerlet(atoms, dt * fs),
-        lambda atoms, h, k: RESPA(atoms, h * k * fs, inner_steps=k),
+        lambda atoms, dt: make_single_step_integrator(atoms, settings(dt, 1), rng=rng(1)),
+        lambda atoms, h, k: make_integrator(atoms, settings(h * k, k), rng=rng(2)),
     )
 
 
@@ -159,7 +144,8 @@ def main(argv=None):
         choices=("nve", "bussi", "langevin"),
         default="nve",
         help="integrators timed: nve (velocity Verlet against RESPA, the default), bussi (Bussi against "
-        f"BussiRESPA) or langevin (LangevinBAOAB against LangevinRESPA); taut {TAUT_FS:g} fs",
+        "BussiRESPA) or langevin (LangevinBAOAB against LangevinRESPA), with nequip-mts md's default "
+        "thermostat time",
     )
     parser.add_argument("--out", type=pathlib.Path, help="report stem (default: see above)")
     systems.add_model_arguments(parser)
@@ -171,6 +157,8 @@ def main(argv=None):
 
     from ase.io import read
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    from nequip_mts.md.settings import DEFAULT_THERMOSTAT_TIME_FS as TAUT_FS
 
     atoms0 = read(system.data(), index=0).repeat(tuple(args.replicate))
     atoms0.calc = None
